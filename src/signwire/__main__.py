@@ -1,0 +1,3 @@
+from signwire.cli.main import main
+
+raise SystemExit(main())

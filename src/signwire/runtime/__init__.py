@@ -1,0 +1,1 @@
+"""The only owner of the system clock and of worker processes."""

@@ -1,0 +1,227 @@
+"""``signwire sign``: sign a zone file offline.
+
+Read → check → plan → sign in worker processes → write atomically. Nothing is written unless
+every step succeeded, so a failed run leaves an existing output file exactly as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from signwire.durations import format_duration, parse_duration
+from signwire.errors import KeyStoreError, SigningError, ZoneDataError
+from signwire.keys import algorithms
+from signwire.keys.filestore import FileKeyStore
+from signwire.keys.model import KeyRole, ZoneKey
+from signwire.loading.zonefile import read_zonefile
+from signwire.publication.zonefile import atomic_output
+from signwire.runtime.signing_pool import render_plan
+from signwire.signing import full
+from signwire.signing.apex import ds_rdata
+from signwire.signing.options import DAY, Nsec3Params, SigningOptions
+from signwire.zones import names, rdata
+from signwire.zones.rrtypes import DS
+from signwire.zones.serial import SerialRule
+from signwire.zones.snapshot import build
+
+from .progress import Progress
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
+SHOW_WARNINGS = 10
+
+
+def _duration(text: str) -> int:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _algorithm(text: str) -> int:
+    try:
+        return algorithms.parse_algorithm(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _salt(text: str) -> bytes:
+    if text in ("-", ""):
+        return b""
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"salt {text!r} is not hex (use - for no salt)") from None
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "sign",
+        help="sign a zone file",
+        description="Sign ZONEFILE with the zone's keys from DIR (created there if it has none) "
+        "and write the signed zone in canonical order.",
+        epilog="exit codes: 0 signed, 1 the zone file is not a valid zone (nothing written), "
+        "2 usage error or unreadable file, 3 key or output problem",
+    )
+    p.add_argument("zonefile", metavar="ZONEFILE")
+    p.add_argument("--origin", required=True, metavar="NAME", help="the zone's name")
+    p.add_argument("--keys", required=True, metavar="DIR", type=Path,
+                   help="folder of the zone's keys (K*.key/K*.private, BIND and ldns format)")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="signed zone file (default: ZONEFILE.signed; - for standard output)")
+    p.add_argument("--algorithm", type=_algorithm, metavar="NAME",
+                   help="algorithm for new keys: ECDSAP256SHA256 (default), ECDSAP384SHA384, "
+                   "ED25519, ED448, RSASHA256, RSASHA512, or its number")
+    p.add_argument("--csk", action="store_true",
+                   help="when creating keys, make one combined signing key instead of KSK+ZSK")
+    denial = p.add_mutually_exclusive_group()
+    denial.add_argument("--nsec", action="store_true", help="authenticated denial with NSEC (default)")
+    denial.add_argument("--nsec3", action="store_true", help="authenticated denial with NSEC3")
+    p.add_argument("--iterations", type=int, metavar="N",
+                   help="NSEC3 extra iterations (default 0, as RFC 9276 advises)")
+    p.add_argument("--salt", type=_salt, metavar="HEX|-", help="NSEC3 salt (default: none)")
+    p.add_argument("--opt-out", action="store_true",
+                   help="NSEC3 opt-out: leave insecure delegations out of the chain")
+    p.add_argument("--validity", type=_duration, default=14 * DAY, metavar="DURATION",
+                   help="signature validity (default 14d)")
+    p.add_argument("--inception-offset", type=_duration, default=3600, metavar="DURATION",
+                   help="back-date signature inception by this much (default 1h)")
+    p.add_argument("--jitter", type=_duration, metavar="DURATION",
+                   help="spread expirations over this span (default: min(12h, validity/4))")
+    p.add_argument("--serial", type=SerialRule, choices=list(SerialRule), default=SerialRule.KEEP,
+                   help="outgoing SOA serial: keep (default), increment, unixtime, datecounter")
+    p.add_argument("--dnskey-ttl", type=_duration, metavar="TTL",
+                   help="TTL of the DNSKEY RRset (default: the input's, else 3600)")
+    p.add_argument("--cds", action="store_true",
+                   help="publish CDS (SHA-256) and CDNSKEY for the key-signing keys (RFC 7344)")
+    p.add_argument("--strip-dnssec", action="store_true",
+                   help="drop RRSIG/NSEC/NSEC3/NSEC3PARAM found in the input and re-sign")
+    p.add_argument("-j", "--jobs", type=int, metavar="N",
+                   help="worker processes (default: one per CPU)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
+
+def options_from(args: argparse.Namespace) -> SigningOptions:
+    nsec3_only = [flag for flag, value in (("--iterations", args.iterations), ("--salt", args.salt))
+                  if value is not None] + (["--opt-out"] if args.opt_out else [])
+    if nsec3_only and not args.nsec3:
+        raise _Usage(f"{', '.join(nsec3_only)} only make sense with --nsec3")
+    nsec3 = None
+    if args.nsec3:
+        nsec3 = Nsec3Params(args.iterations or 0, args.salt or b"", args.opt_out)
+    try:
+        return SigningOptions(
+            nsec3=nsec3,
+            validity=args.validity,
+            inception_offset=args.inception_offset,
+            jitter=args.jitter,
+            dnskey_ttl=args.dnskey_ttl,
+            serial=args.serial,
+            cds=args.cds,
+        )
+    except ValueError as e:
+        raise _Usage(str(e)) from None
+
+
+class _Usage(Exception):
+    pass
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(message, file=sys.stderr)
+
+
+def load_or_create_keys(args: argparse.Namespace, origin: bytes, now: int) -> list[ZoneKey]:
+    store = FileKeyStore(args.keys)
+    keys = store.keys_for(origin)
+    if keys:
+        if args.algorithm is not None and args.algorithm not in {k.algorithm for k in keys}:
+            raise KeyStoreError(
+                f"{args.keys} holds keys of algorithm "
+                f"{', '.join(sorted({algorithms.mnemonic(k.algorithm) for k in keys}))} for "
+                f"{names.to_text(origin)}, not {algorithms.mnemonic(args.algorithm)}; "
+                "drop --algorithm to use them, or point --keys at another folder"
+            )
+        return keys
+    algorithm = args.algorithm or algorithms.DEFAULT_ALGORITHM
+    roles = [KeyRole.CSK] if args.csk else [KeyRole.KSK, KeyRole.ZSK]
+    keys = [store.create(origin, algorithm, role, now) for role in roles]
+    for k in keys:
+        _say(args, f"created {k.role.value.upper()} {k.key_tag} ({algorithms.mnemonic(k.algorithm)})"
+                   f" in {args.keys}")
+    return keys
+
+
+def run(args: argparse.Namespace, now: int) -> int:
+    started = time.monotonic()
+    try:
+        options = options_from(args)
+        origin = names.from_text(args.origin if args.origin.endswith(".") else args.origin + ".", None)
+    except (_Usage, ValueError) as e:
+        print(f"signwire sign: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if not Path(args.zonefile).is_file():
+        print(f"signwire sign: error: {args.zonefile}: no such file", file=sys.stderr)
+        return EXIT_USAGE
+
+    progress = Progress(enabled=None if not args.quiet else False)
+    try:
+        progress.start("reading")
+        parsed = read_zonefile(args.zonefile, origin)
+        progress.start("checking")
+        snapshot = build(parsed, strip_dnssec=args.strip_dnssec)
+    except ZoneDataError as e:
+        progress.finish()
+        print(f"signwire sign: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as e:
+        progress.finish()
+        print(f"signwire sign: error: {args.zonefile}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_USAGE
+    for w in snapshot.warnings[:SHOW_WARNINGS]:
+        _say(args, f"signwire sign: warning: {w}")
+    if len(snapshot.warnings) > SHOW_WARNINGS:
+        _say(args, f"signwire sign: warning: … and {len(snapshot.warnings) - SHOW_WARNINGS} more")
+
+    try:
+        keys = load_or_create_keys(args, origin, now)
+        progress.start("planning")
+        plan = full.plan(snapshot, keys, options, now)
+        output = args.output or args.zonefile + ".signed"
+        made = 0
+        progress.start("signing")
+        with atomic_output(output) as out:
+            out.write(f"; {names.to_text(origin)} signed by signwire at "
+                      f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}\n")
+            for text, count in render_plan(plan, args.jobs, progress.update):
+                out.write(text)
+                made += count
+    except (KeyStoreError, SigningError) as e:
+        progress.finish()
+        print(f"signwire sign: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as e:
+        progress.finish()
+        print(f"signwire sign: error: cannot write {e.filename or args.output}: {e.strerror}",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    progress.finish()
+
+    denial = "NSEC"
+    if options.nsec3 is not None:
+        p = options.nsec3
+        denial = f"NSEC3 ({p.iterations} iterations, salt {p.salt.hex() or '-'}" + (
+            ", opt-out)" if p.opt_out else ")")
+    _say(args, f"signed {names.to_text(origin)} serial {plan.serial}: "
+               f"{plan.authoritative_names} names, {made} RRSIGs, {denial}, validity "
+               f"{format_duration(options.validity)}, {time.monotonic() - started:.1f}s"
+               + ("" if output == "-" else f" -> {output}"))
+    for k in keys:
+        if k.signs_keys:
+            ds = rdata.to_text(DS, ds_rdata(origin, k.dnskey_rdata, k.key_tag, k.algorithm))
+            _say(args, f"DS for the parent: {names.to_text(origin)} IN DS {ds}")
+    return EXIT_OK

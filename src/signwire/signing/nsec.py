@@ -1,0 +1,39 @@
+"""The NSEC chain (RFC 4034 §4, RFC 4035 §2.3).
+
+Every name that is authoritative (apex, ordinary names, delegation points) gets one NSEC that
+points to the next such name in canonical order; the last one points back to the apex. Glue and
+other occluded names are not part of the chain. At a delegation the bitmap lists only what the
+parent side owns: NS, DS when present, and the NSEC and its RRSIG.
+"""
+
+from __future__ import annotations
+
+from signwire.signing.bitmap import type_bitmap
+from signwire.zones.kinds import NameKind
+from signwire.zones.records import Record
+from signwire.zones.rrtypes import DS, NS, NSEC, RRSIG
+
+_ALWAYS = frozenset({NSEC, RRSIG})
+_DELEGATION_OWNED = frozenset({NS, DS})
+
+
+def chain_types(kind: NameKind, types: frozenset[int]) -> frozenset[int]:
+    if kind is NameKind.DELEGATION:
+        return (types & _DELEGATION_OWNED) | _ALWAYS
+    return types | _ALWAYS
+
+
+def add_chain(
+    names: list[tuple[bytes, NameKind, list[Record]]], ttl: int
+) -> list[tuple[bytes, NameKind, list[Record]]]:
+    """The names with an NSEC record appended to each authoritative name's records."""
+    chained = [i for i, (_, kind, _) in enumerate(names) if kind is not NameKind.OCCLUDED]
+    out = list(names)
+    for pos, i in enumerate(chained):
+        key, kind, recs = names[i]
+        next_recs = names[chained[(pos + 1) % len(chained)]][2]
+        owner = recs[0][0]
+        types = frozenset(r[1] for r in recs)
+        rdata = next_recs[0][0] + type_bitmap(chain_types(kind, types))
+        out[i] = (key, kind, [*recs, (owner, NSEC, ttl, rdata, 0)])
+    return out

@@ -1,0 +1,115 @@
+"""The NSEC3 chain (RFC 5155), with opt-out (§6) and the RFC 9276 defaults.
+
+Which names get an NSEC3: every authoritative name and every empty non-terminal (§7.1). With
+opt-out, a delegation without DS (an insecure delegation) may be left out, and every NSEC3 then
+carries the opt-out flag so that a validator accepts the gap. Empty non-terminals are always
+given a record: RFC 5155 allows leaving out those that lead only to insecure delegations, but
+keeping them costs little and is always correct.
+
+NSEC3 owners are ``<base32hex(hash)>.<zone>``, all one label below the apex, so in canonical
+order they sort by their hash text; :func:`build_chain` returns them sorted that way, ready to be
+merged into the canonical output.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from signwire.signing.bitmap import type_bitmap
+from signwire.signing.options import Nsec3Params
+from signwire.zones.kinds import NameKind
+from signwire.zones.records import Record
+from signwire.zones.rrtypes import DS, NS, NSEC3, NSEC3PARAM, RRSIG
+
+SHA1 = 1
+FLAG_OPT_OUT = 0x01
+
+
+def nsec3_hash(name_wire: bytes, params: Nsec3Params) -> bytes:
+    """RFC 5155 §5: IH(salt, x, 0) = H(x || salt), then iterations more rounds."""
+    salt = params.salt
+    digest = hashlib.sha1(name_wire.lower() + salt).digest()
+    for _ in range(params.iterations):
+        digest = hashlib.sha1(digest + salt).digest()
+    return digest
+
+
+def hash_label(digest: bytes) -> bytes:
+    return base64.b32hexencode(digest).lower()
+
+
+def param_rdata(params: Nsec3Params) -> bytes:
+    """NSEC3PARAM RDATA: flags are 0 here, opt-out lives only in the NSEC3 records (§4.1.2)."""
+    return bytes((SHA1, 0)) + params.iterations.to_bytes(2, "big") + bytes((len(params.salt),)) + params.salt
+
+
+def _bitmap_types(kind: NameKind | None, types: frozenset[int]) -> frozenset[int]:
+    if kind is None:  # empty non-terminal
+        return frozenset()
+    if kind is NameKind.DELEGATION:
+        owned = types & {NS, DS}
+        # The RRSIG bit says signatures exist at this name: only the DS is signed at a cut.
+        return owned | {RRSIG} if DS in owned else owned
+    return types | {RRSIG}
+
+
+def build_chain(
+    names: list[tuple[bytes, NameKind, list[Record]]],
+    origin: bytes,
+    params: Nsec3Params,
+    ttl: int,
+) -> list[tuple[bytes, NameKind, list[Record]]]:
+    """The NSEC3 records as (key, kind, [record]) entries in canonical (hash) order."""
+    okey = names[0][0]
+    present: set[bytes] = set()
+    entries: list[tuple[bytes, NameKind | None, frozenset[int]]] = []  # (owner, kind, types)
+    for key, kind, recs in names:
+        if kind is NameKind.OCCLUDED:
+            continue
+        types = frozenset(r[1] for r in recs)
+        present.add(key)
+        if key != okey:
+            _add_empty_non_terminals(key, recs[0][0], okey, present, entries)
+        if params.opt_out and kind is NameKind.DELEGATION and DS not in types:
+            continue
+        entries.append((recs[0][0], kind, types))
+
+    hashed = sorted((nsec3_hash(owner, params), kind, types) for owner, kind, types in entries)
+    for i in range(1, len(hashed)):
+        if hashed[i][0] == hashed[i - 1][0]:
+            raise ValueError("NSEC3 hash collision; choose another salt")
+    flags = FLAG_OPT_OUT if params.opt_out else 0
+    head = bytes((SHA1, flags)) + params.iterations.to_bytes(2, "big")
+    head += bytes((len(params.salt),)) + params.salt + bytes((20,))
+    out = []
+    for i, (digest, kind, types) in enumerate(hashed):
+        label = hash_label(digest)
+        owner = bytes((len(label),)) + label + origin
+        nxt = hashed[(i + 1) % len(hashed)][0]
+        rdata = head + nxt + type_bitmap(_bitmap_types(kind, types))
+        key = okey + b"\x00" + label
+        out.append((key, NameKind.AUTH, [(owner, NSEC3, ttl, rdata, 0)]))
+    return out
+
+
+def _add_empty_non_terminals(
+    key: bytes,
+    owner: bytes,
+    okey: bytes,
+    present: set[bytes],
+    entries: list[tuple[bytes, NameKind | None, frozenset[int]]],
+) -> None:
+    # Canonical order visits every existing ancestor before its descendants, so an ancestor
+    # missing from `present` here does not exist: it is an empty non-terminal.
+    wire = owner
+    parent_key = key[: key.rfind(b"\x00")]
+    while parent_key != okey and parent_key not in present:
+        present.add(parent_key)
+        wire = wire[wire[0] + 1 :]
+        # the parent wire of `owner` at this depth
+        entries.append((wire, None, frozenset()))
+        parent_key = parent_key[: parent_key.rfind(b"\x00")]
+
+
+__all__ = ["NSEC3PARAM", "build_chain", "hash_label", "nsec3_hash", "param_rdata"]

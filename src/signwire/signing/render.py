@@ -1,0 +1,114 @@
+"""Turning planned names into signed zone-file text: the CPU-bound part that runs in workers.
+
+A *unit* is one owner name with all the records it will publish (input records plus the NSEC or
+NSEC3 and apex records the plan added). :func:`render` signs what must be signed and writes the
+presentation format, so worker processes return finished text and the main process only has to
+write it out in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from signwire.keys import algorithms
+from signwire.keys.model import SignerSpec
+from signwire.signing import rrsig
+from signwire.zones import rdata as rdata_codec
+from signwire.zones import rrtypes
+from signwire.zones.kinds import NameKind
+from signwire.zones.names import lower, rrsig_labels, to_text
+from signwire.zones.records import Record
+from signwire.zones.rrtypes import DS, KEY_SIGNED_TYPES, NSEC, NSEC3, SOA
+
+Unit = tuple[bytes, NameKind, list[Record]]
+
+_SIGNED_AT_DELEGATION = frozenset({DS, NSEC, NSEC3})
+
+
+@dataclass(frozen=True, slots=True)
+class KeyUse:
+    algorithm: int
+    key_tag: int
+    signer: SignerSpec
+
+
+@dataclass(frozen=True, slots=True)
+class RenderContext:
+    origin: bytes
+    zone_keys: tuple[KeyUse, ...]  # sign ordinary data (ZSK, CSK)
+    key_keys: tuple[KeyUse, ...]  # sign DNSKEY, CDS, CDNSKEY (KSK, CSK)
+    timing: rrsig.SigTiming
+
+
+SignFns = dict[SignerSpec, Callable[[bytes], bytes]]
+
+
+def load_signers(ctx: RenderContext) -> SignFns:
+    return {k.signer: algorithms.load_signer(k.signer) for k in (*ctx.zone_keys, *ctx.key_keys)}
+
+
+def _type_order(rec: Record) -> tuple[bool, int]:
+    # SOA first at the apex: some tools take the first record of a file as the zone's SOA.
+    return (rec[1] != SOA, rec[1])
+
+
+def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tuple[str, int]:
+    """Zone-file text for ``units`` and the number of RRSIGs made."""
+    out: list[str] = []
+    emit = out.append
+    made = 0
+    signer_lower = lower(ctx.origin)
+    signer_text = to_text(ctx.origin)
+    timing = ctx.timing
+    inception = timing.inception
+    inception_text = rrsig.time_text(inception)
+    zone_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.zone_keys]
+    key_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.key_keys]
+    to_rdata_text = rdata_codec.to_text
+    type_name = rrtypes.name
+
+    for _key, kind, recs in units:
+        owner = recs[0][0]
+        owner_text = to_text(owner)
+        if len(recs) > 1:
+            recs = sorted(recs, key=_type_order)
+        n = len(recs)
+        i = 0
+        while i < n:
+            rdtype = recs[i][1]
+            j = i + 1
+            while j < n and recs[j][1] == rdtype:
+                j += 1
+            ttl = recs[i][2]
+            tname = type_name(rdtype)
+            prefix = f"{owner_text}\t{ttl}\tIN\t{tname}\t"
+            for k in range(i, j):
+                emit(prefix + to_rdata_text(rdtype, recs[k][3]) + "\n")
+
+            if kind is NameKind.OCCLUDED or (
+                kind is NameKind.DELEGATION and rdtype not in _SIGNED_AT_DELEGATION
+            ):
+                keys = None
+            elif kind is NameKind.APEX and rdtype in KEY_SIGNED_TYPES:
+                keys = key_keys
+            else:
+                keys = zone_keys
+            if keys:
+                owner_lower = lower(owner)
+                labels = rrsig_labels(owner)
+                data = rrsig.rrset_data(owner_lower, rdtype, ttl, [recs[k][3] for k in range(i, j)])
+                expiration = timing.expiration_for(owner_lower, rdtype)
+                sig_prefix = (
+                    f"{owner_text}\t{ttl}\tIN\tRRSIG\t{tname} {{}} {labels} {ttl} "
+                    f"{rrsig.time_text(expiration)} {inception_text} {{}} {signer_text} "
+                )
+                for algorithm, key_tag, sign_fn in keys:
+                    fields = rrsig.sig_fields(
+                        rdtype, algorithm, labels, ttl, expiration, inception, key_tag, signer_lower
+                    )
+                    signature = sign_fn(fields + data)
+                    emit(sig_prefix.format(algorithm, key_tag) + rrsig.b64(signature) + "\n")
+                    made += 1
+            i = j
+    return "".join(out), made

@@ -1,0 +1,81 @@
+"""RRSIG records (RFC 4034 §3): the data to sign, timing, and the record itself.
+
+The signature covers the RRSIG RDATA without its signature field, followed by every record of
+the RRset in canonical form: lowercased owner, type, class, original TTL, RDATA in canonical
+form, records ordered by their canonical RDATA, duplicates removed (RFC 4034 §3.1.8.1, §6.3).
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from signwire.zones import rdata as rdata_codec
+
+CLASS_IN = 1
+_RR_HEAD = struct.Struct("!HHIH")
+_SIG_HEAD = struct.Struct("!HBBIIIH")
+
+
+@dataclass(frozen=True, slots=True)
+class SigTiming:
+    """Inception, and expiration before jitter, for one signing run."""
+
+    inception: int
+    expiration: int
+    jitter: int
+
+    def expiration_for(self, owner_lower: bytes, rdtype: int) -> int:
+        # Deterministic per RRset: the same zone signed at the same `now` gives the same file,
+        # and re-signing leaves each RRset's place in the refresh schedule where it was.
+        if not self.jitter:
+            return self.expiration
+        spread = zlib.crc32(owner_lower + rdtype.to_bytes(2, "big")) % (self.jitter + 1)
+        return self.expiration - spread
+
+
+def rrset_data(owner_lower: bytes, rdtype: int, ttl: int, rdatas: list[bytes]) -> bytes:
+    """The canonical wire form of an RRset, as it follows the RRSIG fields in the signed data."""
+    canonical = rdata_codec.canonical
+    if len(rdatas) == 1:
+        c = canonical(rdtype, rdatas[0])
+        return owner_lower + _RR_HEAD.pack(rdtype, CLASS_IN, ttl, len(c)) + c
+    forms = sorted({canonical(rdtype, r) for r in rdatas})
+    head = owner_lower
+    return b"".join([head + _RR_HEAD.pack(rdtype, CLASS_IN, ttl, len(c)) + c for c in forms])
+
+
+def sig_fields(
+    rdtype: int, algorithm: int, labels: int, ttl: int, expiration: int, inception: int,
+    key_tag: int, signer_lower: bytes,
+) -> bytes:
+    """RRSIG RDATA up to (not including) the signature."""
+    return _SIG_HEAD.pack(rdtype, algorithm, labels, ttl, expiration, inception, key_tag) + signer_lower
+
+
+def sign(
+    sign_fn: Callable[[bytes], bytes], fields: bytes, rrset_wire: bytes
+) -> bytes:
+    """RRSIG RDATA: the fields followed by the signature over fields + RRset."""
+    return fields + sign_fn(fields + rrset_wire)
+
+
+_time_text: dict[int, str] = {}
+
+
+def time_text(when: int) -> str:
+    """YYYYMMDDHHMMSS (RFC 4034 §3.2), cached: a run uses few distinct values."""
+    text = _time_text.get(when)
+    if text is None:
+        if len(_time_text) > 200_000:
+            _time_text.clear()
+        text = _time_text[when] = time.strftime("%Y%m%d%H%M%S", time.gmtime(when))
+    return text
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

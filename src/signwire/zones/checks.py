@@ -1,0 +1,151 @@
+"""Input checks: what makes an unsigned zone unfit to sign, said with file and line.
+
+These run on every name while the snapshot is built, so they are written for the common case
+(a name with one or two types and nothing wrong) to cost a set lookup or two. Problems are
+collected, not raised one at a time: an operator fixing a broken zone file wants every error of
+the file in one run, like a compiler's, up to a limit.
+"""
+
+from __future__ import annotations
+
+from signwire.errors import ZoneDataError
+from signwire.zones import rrtypes
+from signwire.zones.kinds import NameKind
+from signwire.zones.names import to_text
+from signwire.zones.records import Record
+from signwire.zones.rrtypes import CNAME, DNAME, DNSKEY, DS, GLUE_TYPES, NS, SIGNER_TYPES, SOA
+
+_DELEGATION_TYPES = frozenset({NS, DS}) | GLUE_TYPES
+
+
+class Problems:
+    """Collects (line, message) pairs for one file and raises them together."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        self.path = path
+        self.limit = limit
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, line: int, message: str) -> None:
+        if len(self.items) >= self.limit:
+            self.raise_if_any()
+        self.items.append((line, message))
+
+    def raise_if_any(self) -> None:
+        if not self.items:
+            return
+        items = sorted(self.items, key=lambda item: item[0])
+        line, first = items[0]
+        more = [f"{self.path}:{ln}: {msg}" if ln else f"{self.path}: {msg}" for ln, msg in items[1:]]
+        if len(self.items) >= self.limit:
+            more.append(f"{self.path}: stopped after {self.limit} errors")
+        message = "\n".join([first, *more])
+        raise ZoneDataError(message, path=self.path, line=line or None)
+
+
+def check_name(
+    recs: list[Record],
+    types: set[int],
+    kind: NameKind,
+    problems: Problems,
+    warnings: list[str],
+    *,
+    strip_dnssec: bool,
+) -> list[Record]:
+    """Check one name's records (sorted by type); returns them with duplicates removed."""
+    owner = recs[0][0]
+    if types & SIGNER_TYPES:
+        if strip_dnssec:
+            recs = [r for r in recs if r[1] not in SIGNER_TYPES]
+            types = types - SIGNER_TYPES
+            if not recs:
+                return recs
+        else:
+            bad = next(r for r in recs if r[1] in SIGNER_TYPES)
+            problems.add(
+                bad[4],
+                f"{rrtypes.name(bad[1])} record at {to_text(owner)}: the input is already signed;"
+                " use --strip-dnssec to drop old RRSIG/NSEC/NSEC3/NSEC3PARAM records and re-sign",
+            )
+
+    if kind is NameKind.OCCLUDED:
+        if not types <= GLUE_TYPES:
+            warnings.append(
+                f"{to_text(owner)}: data below a zone cut or DNAME is occluded; it is kept"
+                " unsigned and left out of the NSEC/NSEC3 chain"
+            )
+    elif len(types) > 1 or len(recs) > 1:
+        _check_rrsets(recs, types, kind, owner, problems, warnings)
+    elif kind is NameKind.APEX or SOA in types or DS in types or DNSKEY in types:
+        _check_rrsets(recs, types, kind, owner, problems, warnings)
+    return _dedup(recs) if len(recs) > 1 else recs
+
+
+def _check_rrsets(
+    recs: list[Record],
+    types: set[int],
+    kind: NameKind,
+    owner: bytes,
+    problems: Problems,
+    warnings: list[str],
+) -> None:
+    where = to_text(owner)
+    first_of_type: dict[int, Record] = {}
+    for r in recs:
+        first = first_of_type.setdefault(r[1], r)
+        if first is not r and first[2] != r[2]:
+            problems.add(
+                r[4],
+                f"TTL {r[2]} differs from TTL {first[2]} (line {first[4]}) in the"
+                f" {rrtypes.name(r[1])} RRset of {where}",
+            )
+    if CNAME in types:
+        cnames = [r for r in recs if r[1] == CNAME]
+        if len(cnames) > 1:
+            problems.add(cnames[1][4], f"more than one CNAME at {where}")
+        others = sorted(types - {CNAME})
+        if others:
+            problems.add(
+                cnames[0][4],
+                f"CNAME beside other data at {where} ({', '.join(map(rrtypes.name, others))})",
+            )
+    if DNAME in types and sum(1 for r in recs if r[1] == DNAME) > 1:
+        problems.add(next(r for r in recs if r[1] == DNAME)[4], f"more than one DNAME at {where}")
+    if kind is NameKind.APEX:
+        soas = [r for r in recs if r[1] == SOA]
+        if len(soas) > 1:
+            problems.add(soas[1][4], f"second SOA record at {where} (first at line {soas[0][4]})")
+        if NS not in types:
+            line = soas[0][4] if soas else recs[0][4]
+            problems.add(line, f"no NS records at the zone apex {where}")
+        if DS in types:
+            ds = next(r for r in recs if r[1] == DS)
+            problems.add(ds[4], f"DS record at the zone apex {where}: it belongs in the parent")
+    else:
+        if SOA in types:
+            soa = next(r for r in recs if r[1] == SOA)
+            problems.add(soa[4], f"SOA record at {where}, which is not the zone apex")
+        if DNSKEY in types:
+            key = next(r for r in recs if r[1] == DNSKEY)
+            problems.add(key[4], f"DNSKEY record at {where}, which is not the zone apex")
+        if DS in types and kind is not NameKind.DELEGATION:
+            ds = next(r for r in recs if r[1] == DS)
+            problems.add(ds[4], f"DS record at {where}, which is not a delegation (no NS)")
+        if kind is NameKind.DELEGATION and not types <= _DELEGATION_TYPES:
+            other = sorted(types - _DELEGATION_TYPES)
+            warnings.append(
+                f"{where}: {', '.join(map(rrtypes.name, other))} at a delegation point is"
+                " occluded by the zone cut; kept unsigned"
+            )
+
+
+def _dedup(recs: list[Record]) -> list[Record]:
+    """Drop records repeated exactly (same type and data); RFC 2181 §5 calls them one record."""
+    seen: set[tuple[int, bytes]] = set()
+    out = []
+    for r in recs:
+        k = (r[1], r[3])
+        if k not in seen:
+            seen.add(k)
+            out.append(r)
+    return out

@@ -24,8 +24,13 @@ def parse_duration(text: str) -> int:
             g = {k: int(v) if v else 0 for k, v in m.groupdict().items()}
             # A month is taken as 31 days, as BIND does for its ISO 8601 durations.
             return (
-                g["y"] * 365 * 86400 + g["mo"] * 31 * 86400 + g["w"] * 7 * 86400
-                + g["d"] * 86400 + g["h"] * 3600 + g["m"] * 60 + g["s"]
+                g["y"] * 365 * 86400
+                + g["mo"] * 31 * 86400
+                + g["w"] * 7 * 86400
+                + g["d"] * 86400
+                + g["h"] * 3600
+                + g["m"] * 60
+                + g["s"]
             )
     elif s and _COMPACT.sub("", s) == "":
         return sum(int(n) * _UNITS[u.lower()] for n, u in _COMPACT.findall(s))

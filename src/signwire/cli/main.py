@@ -82,7 +82,9 @@ def epoch_or_timestamp(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not epoch seconds or YYYYMMDDHHMMSS") from None
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not epoch seconds or YYYYMMDDHHMMSS"
+        ) from None
 
 
 def add_now_option(parser: argparse.ArgumentParser) -> None:

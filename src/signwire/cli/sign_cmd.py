@@ -68,45 +68,103 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("zonefile", metavar="ZONEFILE")
     p.add_argument("--origin", required=True, metavar="NAME", help="the zone's name")
-    p.add_argument("--keys", required=True, metavar="DIR", type=Path,
-                   help="folder of the zone's keys (K*.key/K*.private, BIND and ldns format)")
-    p.add_argument("-o", "--output", metavar="OUT",
-                   help="signed zone file (default: ZONEFILE.signed; - for standard output)")
-    p.add_argument("--algorithm", type=_algorithm, metavar="NAME",
-                   help="algorithm for new keys: ECDSAP256SHA256 (default), ECDSAP384SHA384, "
-                   "ED25519, ED448, RSASHA256, RSASHA512, or its number")
-    p.add_argument("--csk", action="store_true",
-                   help="when creating keys, make one combined signing key instead of KSK+ZSK")
+    p.add_argument(
+        "--keys",
+        required=True,
+        metavar="DIR",
+        type=Path,
+        help="folder of the zone's keys (K*.key/K*.private, BIND and ldns format)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="signed zone file (default: ZONEFILE.signed; - for standard output)",
+    )
+    p.add_argument(
+        "--algorithm",
+        type=_algorithm,
+        metavar="NAME",
+        help="algorithm for new keys: ECDSAP256SHA256 (default), ECDSAP384SHA384, "
+        "ED25519, ED448, RSASHA256, RSASHA512, or its number",
+    )
+    p.add_argument(
+        "--csk",
+        action="store_true",
+        help="when creating keys, make one combined signing key instead of KSK+ZSK",
+    )
     denial = p.add_mutually_exclusive_group()
-    denial.add_argument("--nsec", action="store_true", help="authenticated denial with NSEC (default)")
+    denial.add_argument(
+        "--nsec", action="store_true", help="authenticated denial with NSEC (default)"
+    )
     denial.add_argument("--nsec3", action="store_true", help="authenticated denial with NSEC3")
-    p.add_argument("--iterations", type=int, metavar="N",
-                   help="NSEC3 extra iterations (default 0, as RFC 9276 advises)")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        metavar="N",
+        help="NSEC3 extra iterations (default 0, as RFC 9276 advises)",
+    )
     p.add_argument("--salt", type=_salt, metavar="HEX|-", help="NSEC3 salt (default: none)")
-    p.add_argument("--opt-out", action="store_true",
-                   help="NSEC3 opt-out: leave insecure delegations out of the chain")
-    p.add_argument("--validity", type=_duration, default=14 * DAY, metavar="DURATION",
-                   help="signature validity (default 14d)")
-    p.add_argument("--inception-offset", type=_duration, default=3600, metavar="DURATION",
-                   help="back-date signature inception by this much (default 1h)")
-    p.add_argument("--jitter", type=_duration, metavar="DURATION",
-                   help="spread expirations over this span (default: min(12h, validity/4))")
-    p.add_argument("--serial", type=SerialRule, choices=list(SerialRule), default=SerialRule.KEEP,
-                   help="outgoing SOA serial: keep (default), increment, unixtime, datecounter")
-    p.add_argument("--dnskey-ttl", type=_duration, metavar="TTL",
-                   help="TTL of the DNSKEY RRset (default: the input's, else 3600)")
-    p.add_argument("--cds", action="store_true",
-                   help="publish CDS (SHA-256) and CDNSKEY for the key-signing keys (RFC 7344)")
-    p.add_argument("--strip-dnssec", action="store_true",
-                   help="drop RRSIG/NSEC/NSEC3/NSEC3PARAM found in the input and re-sign")
-    p.add_argument("-j", "--jobs", type=int, metavar="N",
-                   help="worker processes (default: one per CPU)")
+    p.add_argument(
+        "--opt-out",
+        action="store_true",
+        help="NSEC3 opt-out: leave insecure delegations out of the chain",
+    )
+    p.add_argument(
+        "--validity",
+        type=_duration,
+        default=14 * DAY,
+        metavar="DURATION",
+        help="signature validity (default 14d)",
+    )
+    p.add_argument(
+        "--inception-offset",
+        type=_duration,
+        default=3600,
+        metavar="DURATION",
+        help="back-date signature inception by this much (default 1h)",
+    )
+    p.add_argument(
+        "--jitter",
+        type=_duration,
+        metavar="DURATION",
+        help="spread expirations over this span (default: min(12h, validity/4))",
+    )
+    p.add_argument(
+        "--serial",
+        type=SerialRule,
+        choices=list(SerialRule),
+        default=SerialRule.KEEP,
+        help="outgoing SOA serial: keep (default), increment, unixtime, datecounter",
+    )
+    p.add_argument(
+        "--dnskey-ttl",
+        type=_duration,
+        metavar="TTL",
+        help="TTL of the DNSKEY RRset (default: the input's, else 3600)",
+    )
+    p.add_argument(
+        "--cds",
+        action="store_true",
+        help="publish CDS (SHA-256) and CDNSKEY for the key-signing keys (RFC 7344)",
+    )
+    p.add_argument(
+        "--strip-dnssec",
+        action="store_true",
+        help="drop RRSIG/NSEC/NSEC3/NSEC3PARAM found in the input and re-sign",
+    )
+    p.add_argument(
+        "-j", "--jobs", type=int, metavar="N", help="worker processes (default: one per CPU)"
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
 
 
 def options_from(args: argparse.Namespace) -> SigningOptions:
-    nsec3_only = [flag for flag, value in (("--iterations", args.iterations), ("--salt", args.salt))
-                  if value is not None] + (["--opt-out"] if args.opt_out else [])
+    nsec3_only = [
+        flag
+        for flag, value in (("--iterations", args.iterations), ("--salt", args.salt))
+        if value is not None
+    ] + (["--opt-out"] if args.opt_out else [])
     if nsec3_only and not args.nsec3:
         raise _Usage(f"{', '.join(nsec3_only)} only make sense with --nsec3")
     nsec3 = None
@@ -151,8 +209,11 @@ def load_or_create_keys(args: argparse.Namespace, origin: bytes, now: int) -> li
     roles = [KeyRole.CSK] if args.csk else [KeyRole.KSK, KeyRole.ZSK]
     keys = [store.create(origin, algorithm, role, now) for role in roles]
     for k in keys:
-        _say(args, f"created {k.role.value.upper()} {k.key_tag} ({algorithms.mnemonic(k.algorithm)})"
-                   f" in {args.keys}")
+        _say(
+            args,
+            f"created {k.role.value.upper()} {k.key_tag} ({algorithms.mnemonic(k.algorithm)})"
+            f" in {args.keys}",
+        )
     return keys
 
 
@@ -160,7 +221,9 @@ def run(args: argparse.Namespace, now: int) -> int:
     started = time.monotonic()
     try:
         options = options_from(args)
-        origin = names.from_text(args.origin if args.origin.endswith(".") else args.origin + ".", None)
+        origin = names.from_text(
+            args.origin if args.origin.endswith(".") else args.origin + ".", None
+        )
     except (_Usage, ValueError) as e:
         print(f"signwire sign: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -195,8 +258,10 @@ def run(args: argparse.Namespace, now: int) -> int:
         made = 0
         progress.start("signing")
         with atomic_output(output) as out:
-            out.write(f"; {names.to_text(origin)} signed by signwire at "
-                      f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}\n")
+            out.write(
+                f"; {names.to_text(origin)} signed by signwire at "
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}\n"
+            )
             for text, count in render_plan(plan, args.jobs, progress.update):
                 out.write(text)
                 made += count
@@ -206,8 +271,10 @@ def run(args: argparse.Namespace, now: int) -> int:
         return EXIT_FAILURE
     except OSError as e:
         progress.finish()
-        print(f"signwire sign: error: cannot write {e.filename or args.output}: {e.strerror}",
-              file=sys.stderr)
+        print(
+            f"signwire sign: error: cannot write {e.filename or args.output}: {e.strerror}",
+            file=sys.stderr,
+        )
         return EXIT_FAILURE
     progress.finish()
 
@@ -215,11 +282,15 @@ def run(args: argparse.Namespace, now: int) -> int:
     if options.nsec3 is not None:
         p = options.nsec3
         denial = f"NSEC3 ({p.iterations} iterations, salt {p.salt.hex() or '-'}" + (
-            ", opt-out)" if p.opt_out else ")")
-    _say(args, f"signed {names.to_text(origin)} serial {plan.serial}: "
-               f"{plan.authoritative_names} names, {made} RRSIGs, {denial}, validity "
-               f"{format_duration(options.validity)}, {time.monotonic() - started:.1f}s"
-               + ("" if output == "-" else f" -> {output}"))
+            ", opt-out)" if p.opt_out else ")"
+        )
+    _say(
+        args,
+        f"signed {names.to_text(origin)} serial {plan.serial}: "
+        f"{plan.authoritative_names} names, {made} RRSIGs, {denial}, validity "
+        f"{format_duration(options.validity)}, {time.monotonic() - started:.1f}s"
+        + ("" if output == "-" else f" -> {output}"),
+    )
     for k in keys:
         if k.signs_keys:
             ds = rdata.to_text(DS, ds_rdata(origin, k.dnskey_rdata, k.key_tag, k.algorithm))

@@ -43,7 +43,13 @@ def apex_records(
     soa = next(r for r in recs if r[1] == SOA)
     current, _ = soa_fields(soa)
     new_serial = serial.next_serial(options.serial, current, now)
-    new_soa = (soa[0], SOA, soa[2], soa[3][:-20] + new_serial.to_bytes(4, "big") + soa[3][-16:], soa[4])
+    new_soa = (
+        soa[0],
+        SOA,
+        soa[2],
+        soa[3][:-20] + new_serial.to_bytes(4, "big") + soa[3][-16:],
+        soa[4],
+    )
 
     own_types = {DNSKEY, NSEC3PARAM, SOA} | ({CDS, CDNSKEY} if options.cds else set())
     kept = [r for r in recs if r[1] not in own_types]
@@ -62,7 +68,9 @@ def apex_records(
     if options.cds:
         for k in keys:
             if k.signs_keys:
-                out.append((owner, CDS, ttl, ds_rdata(owner, k.dnskey_rdata, k.key_tag, k.algorithm), 0))
+                out.append(
+                    (owner, CDS, ttl, ds_rdata(owner, k.dnskey_rdata, k.key_tag, k.algorithm), 0)
+                )
                 out.append((owner, CDNSKEY, ttl, k.dnskey_rdata, 0))
     if options.nsec3 is not None:
         out.append((owner, NSEC3PARAM, soa_fields(soa)[1], nsec3.param_rdata(options.nsec3), 0))

@@ -38,7 +38,9 @@ def check_keys(origin: bytes, keys: list[ZoneKey]) -> None:
         raise SigningError(f"no keys for {to_text(origin)}")
     for k in keys:
         if k.origin.lower() != origin.lower():
-            raise SigningError(f"key {k.source} belongs to {to_text(k.origin)}, not {to_text(origin)}")
+            raise SigningError(
+                f"key {k.source} belongs to {to_text(k.origin)}, not {to_text(origin)}"
+            )
     for alg in {k.algorithm for k in keys}:
         mine = [k for k in keys if k.algorithm == alg]
         if not any(k.signs_keys for k in mine):
@@ -47,7 +49,9 @@ def check_keys(origin: bytes, keys: list[ZoneKey]) -> None:
             raise SigningError(f"algorithm {alg} has no zone-signing key (ZSK or CSK)")
 
 
-def plan(snapshot: ZoneSnapshot, keys: list[ZoneKey], options: SigningOptions, now: int) -> SigningPlan:
+def plan(
+    snapshot: ZoneSnapshot, keys: list[ZoneKey], options: SigningOptions, now: int
+) -> SigningPlan:
     check_keys(snapshot.origin, keys)
     names = list(snapshot.names)
     apex_key, apex_kind, apex_recs = names[0]

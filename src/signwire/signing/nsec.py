@@ -29,11 +29,15 @@ def add_chain(
     """The names with an NSEC record appended to each authoritative name's records."""
     chained = [i for i, (_, kind, _) in enumerate(names) if kind is not NameKind.OCCLUDED]
     out = list(names)
+    # A big zone has a handful of distinct (kind, types) shapes: compute each bitmap once.
+    bitmaps: dict[tuple[NameKind, tuple[int, ...]], bytes] = {}
     for pos, i in enumerate(chained):
         key, kind, recs = names[i]
-        next_recs = names[chained[(pos + 1) % len(chained)]][2]
-        owner = recs[0][0]
-        types = frozenset(r[1] for r in recs)
-        rdata = next_recs[0][0] + type_bitmap(chain_types(kind, types))
-        out[i] = (key, kind, [*recs, (owner, NSEC, ttl, rdata, 0)])
+        next_owner = names[chained[(pos + 1) % len(chained)]][2][0][0]
+        shape = (kind, tuple([r[1] for r in recs]))
+        bitmap = bitmaps.get(shape)
+        if bitmap is None:
+            types = frozenset(shape[1])
+            bitmap = bitmaps[shape] = type_bitmap(chain_types(kind, types))
+        out[i] = (key, kind, [*recs, (recs[0][0], NSEC, ttl, next_owner + bitmap, 0)])
     return out

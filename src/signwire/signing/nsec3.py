@@ -41,7 +41,12 @@ def hash_label(digest: bytes) -> bytes:
 
 def param_rdata(params: Nsec3Params) -> bytes:
     """NSEC3PARAM RDATA: flags are 0 here, opt-out lives only in the NSEC3 records (§4.1.2)."""
-    return bytes((SHA1, 0)) + params.iterations.to_bytes(2, "big") + bytes((len(params.salt),)) + params.salt
+    return (
+        bytes((SHA1, 0))
+        + params.iterations.to_bytes(2, "big")
+        + bytes((len(params.salt),))
+        + params.salt
+    )
 
 
 def _bitmap_types(kind: NameKind | None, types: frozenset[int]) -> frozenset[int]:
@@ -83,11 +88,11 @@ def build_chain(
     head = bytes((SHA1, flags)) + params.iterations.to_bytes(2, "big")
     head += bytes((len(params.salt),)) + params.salt + bytes((20,))
     out = []
-    for i, (digest, kind, types) in enumerate(hashed):
+    for i, (digest, node_kind, types) in enumerate(hashed):
         label = hash_label(digest)
         owner = bytes((len(label),)) + label + origin
         nxt = hashed[(i + 1) % len(hashed)][0]
-        rdata = head + nxt + type_bitmap(_bitmap_types(kind, types))
+        rdata = head + nxt + type_bitmap(_bitmap_types(node_kind, types))
         key = okey + b"\x00" + label
         out.append((key, NameKind.AUTH, [(owner, NSEC3, ttl, rdata, 0)]))
     return out

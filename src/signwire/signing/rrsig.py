@@ -50,16 +50,23 @@ def rrset_data(owner_lower: bytes, rdtype: int, ttl: int, rdatas: list[bytes]) -
 
 
 def sig_fields(
-    rdtype: int, algorithm: int, labels: int, ttl: int, expiration: int, inception: int,
-    key_tag: int, signer_lower: bytes,
+    rdtype: int,
+    algorithm: int,
+    labels: int,
+    ttl: int,
+    expiration: int,
+    inception: int,
+    key_tag: int,
+    signer_lower: bytes,
 ) -> bytes:
     """RRSIG RDATA up to (not including) the signature."""
-    return _SIG_HEAD.pack(rdtype, algorithm, labels, ttl, expiration, inception, key_tag) + signer_lower
+    return (
+        _SIG_HEAD.pack(rdtype, algorithm, labels, ttl, expiration, inception, key_tag)
+        + signer_lower
+    )
 
 
-def sign(
-    sign_fn: Callable[[bytes], bytes], fields: bytes, rrset_wire: bytes
-) -> bytes:
+def sign(sign_fn: Callable[[bytes], bytes], fields: bytes, rrset_wire: bytes) -> bytes:
     """RRSIG RDATA: the fields followed by the signature over fields + RRset."""
     return fields + sign_fn(fields + rrset_wire)
 

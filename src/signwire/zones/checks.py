@@ -16,6 +16,7 @@ from signwire.zones.records import Record
 from signwire.zones.rrtypes import CNAME, DNAME, DNSKEY, DS, GLUE_TYPES, NS, SIGNER_TYPES, SOA
 
 _DELEGATION_TYPES = frozenset({NS, DS}) | GLUE_TYPES
+_NOTABLE = frozenset({CNAME, DNAME, SOA, DNSKEY})
 
 
 class Problems:
@@ -36,7 +37,9 @@ class Problems:
             return
         items = sorted(self.items, key=lambda item: item[0])
         line, first = items[0]
-        more = [f"{self.path}:{ln}: {msg}" if ln else f"{self.path}: {msg}" for ln, msg in items[1:]]
+        more = [
+            f"{self.path}:{ln}: {msg}" if ln else f"{self.path}: {msg}" for ln, msg in items[1:]
+        ]
         if len(self.items) >= self.limit:
             more.append(f"{self.path}: stopped after {self.limit} errors")
         message = "\n".join([first, *more])
@@ -74,14 +77,35 @@ def check_name(
                 f"{to_text(owner)}: data below a zone cut or DNAME is occluded; it is kept"
                 " unsigned and left out of the NSEC/NSEC3 chain"
             )
-    elif len(types) > 1 or len(recs) > 1:
-        _check_rrsets(recs, types, kind, owner, problems, warnings)
-    elif kind is NameKind.APEX or SOA in types or DS in types or DNSKEY in types:
-        _check_rrsets(recs, types, kind, owner, problems, warnings)
+    else:
+        # One set per name finds a TTL mismatch: each RRset must contribute one (type, TTL).
+        if len(recs) > 1 and len({(r[1], r[2]) for r in recs}) != len(types):
+            _check_ttls(recs, problems)
+        if (
+            kind is NameKind.APEX
+            or types & _NOTABLE
+            or (DS in types and kind is not NameKind.DELEGATION)
+            or (kind is NameKind.DELEGATION and not types <= _DELEGATION_TYPES)
+        ):
+            _check_types(recs, types, kind, owner, problems, warnings)
+    if len(recs) == 2 and (recs[0][1] != recs[1][1] or recs[0][3] != recs[1][3]):
+        return recs
     return _dedup(recs) if len(recs) > 1 else recs
 
 
-def _check_rrsets(
+def _check_ttls(recs: list[Record], problems: Problems) -> None:
+    first_of_type: dict[int, Record] = {}
+    for r in recs:
+        first = first_of_type.setdefault(r[1], r)
+        if first is not r and first[2] != r[2]:
+            problems.add(
+                r[4],
+                f"TTL {r[2]} differs from TTL {first[2]} (line {first[4]}) in the"
+                f" {rrtypes.name(r[1])} RRset of {to_text(r[0])}",
+            )
+
+
+def _check_types(
     recs: list[Record],
     types: set[int],
     kind: NameKind,
@@ -90,15 +114,6 @@ def _check_rrsets(
     warnings: list[str],
 ) -> None:
     where = to_text(owner)
-    first_of_type: dict[int, Record] = {}
-    for r in recs:
-        first = first_of_type.setdefault(r[1], r)
-        if first is not r and first[2] != r[2]:
-            problems.add(
-                r[4],
-                f"TTL {r[2]} differs from TTL {first[2]} (line {first[4]}) in the"
-                f" {rrtypes.name(r[1])} RRset of {where}",
-            )
     if CNAME in types:
         cnames = [r for r in recs if r[1] == CNAME]
         if len(cnames) > 1:

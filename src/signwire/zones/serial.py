@@ -28,7 +28,7 @@ def add(serial: int, n: int) -> int:
 
 
 def gt(a: int, b: int) -> bool:
-    """RFC 1982 §3.2: ``a`` is greater than ``b``. Undefined pairs (exactly half apart) are False."""
+    """RFC 1982 §3.2: ``a`` is greater than ``b`` (pairs exactly half apart: False)."""
     return a != b and ((a < b and b - a > _HALF) or (a > b and a - b < _HALF))
 
 

@@ -22,7 +22,6 @@ from signwire.zones.names import canonical_key, is_subdomain, to_text
 from signwire.zones.records import ParsedZone, Record
 from signwire.zones.rrtypes import DNAME, NS, SOA
 
-
 # (canonical key, kind, records of that name sorted by type)
 Name = tuple[bytes, NameKind, list[Record]]
 

@@ -53,6 +53,53 @@ def _type_order(rec: Record) -> tuple[bool, int]:
     return (rec[1] != SOA, rec[1])
 
 
+class _TextCache:
+    """Presentation text of repeated data, per worker.
+
+    In a large zone most unsigned records repeat their data (the NS targets of a TLD come from
+    a few thousand hosters) and NSEC bitmaps come in a handful of shapes; and the NSEC of one
+    name spells the owner of the next. Caching those turns most text work into a dict lookup.
+    """
+
+    LIMIT = 200_000
+    CACHED_TYPES = frozenset({rrtypes.NS, rrtypes.CNAME, rrtypes.MX, rrtypes.DNAME})
+
+    def __init__(self) -> None:
+        self.rdata: dict[tuple[int, bytes], str] = {}
+        self.bitmaps: dict[bytes, str] = {}
+        self.next_wire = b""
+        self.next_text = ""
+
+    def owner(self, wire: bytes) -> str:
+        if wire == self.next_wire:
+            return self.next_text
+        return to_text(wire)
+
+    def data(self, rdtype: int, wire: bytes) -> str:
+        if rdtype == NSEC:
+            return self.nsec(wire)
+        if rdtype not in self.CACHED_TYPES:
+            return rdata_codec.to_text(rdtype, wire)
+        text = self.rdata.get((rdtype, wire))
+        if text is None:
+            if len(self.rdata) > self.LIMIT:
+                self.rdata.clear()
+            text = self.rdata[(rdtype, wire)] = rdata_codec.to_text(rdtype, wire)
+        return text
+
+    def nsec(self, wire: bytes) -> str:
+        end = rdata_codec.name_end(wire, 0)
+        self.next_wire = wire[:end]
+        self.next_text = to_text(self.next_wire)
+        bitmap = wire[end:]
+        types = self.bitmaps.get(bitmap)
+        if types is None:
+            # the rdata codec formats the bitmap; cut its text off after the next name
+            full = rdata_codec.to_text(NSEC, wire)
+            types = self.bitmaps[bitmap] = full[full.index(" ") :] if " " in full else ""
+        return self.next_text + types
+
+
 def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tuple[str, int]:
     """Zone-file text for ``units`` and the number of RRSIGs made."""
     out: list[str] = []
@@ -65,12 +112,13 @@ def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tupl
     inception_text = rrsig.time_text(inception)
     zone_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.zone_keys]
     key_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.key_keys]
-    to_rdata_text = rdata_codec.to_text
+    cache = _TextCache()
+    data_text = cache.data
     type_name = rrtypes.name
 
     for _key, kind, recs in units:
         owner = recs[0][0]
-        owner_text = to_text(owner)
+        owner_text = cache.owner(owner)
         if len(recs) > 1:
             recs = sorted(recs, key=_type_order)
         n = len(recs)
@@ -84,7 +132,7 @@ def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tupl
             tname = type_name(rdtype)
             prefix = f"{owner_text}\t{ttl}\tIN\t{tname}\t"
             for k in range(i, j):
-                emit(prefix + to_rdata_text(rdtype, recs[k][3]) + "\n")
+                emit(prefix + data_text(rdtype, recs[k][3]) + "\n")
 
             if kind is NameKind.OCCLUDED or (
                 kind is NameKind.DELEGATION and rdtype not in _SIGNED_AT_DELEGATION

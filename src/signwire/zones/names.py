@@ -20,8 +20,10 @@ from signwire.errors import ZoneDataError
 ROOT = b"\x00"
 
 # Characters that must be escaped in presentation format (RFC 1035 §5.1 and what BIND and
-# dnspython escape); bytes outside printable ASCII are written as \DDD.
-_SPECIAL = frozenset(b'."\\();@$ ')
+# dnspython escape); other bytes outside 0x21-0x7E (space included) are written as \DDD,
+# exactly as dnspython writes them.
+_SPECIAL = frozenset(b'."\\();@$')
+_DIGITS = "0123456789"
 _SAFE = frozenset(b for b in range(0x21, 0x7F) if b not in _SPECIAL)
 
 
@@ -95,9 +97,7 @@ def is_subdomain(key: bytes, parent_key: bytes) -> bool:
     """Whether the name with ``key`` is ``parent_key``'s name or below it (keys, not wire)."""
     if not parent_key:
         return True
-    return key.startswith(parent_key) and (
-        len(key) == len(parent_key) or key[len(parent_key)] == 0
-    )
+    return key.startswith(parent_key) and (len(key) == len(parent_key) or key[len(parent_key)] == 0)
 
 
 def parent(wire: bytes) -> bytes:
@@ -172,46 +172,46 @@ def from_text(text: str, origin: bytes | None) -> bytes:
 
 
 def _split_escaped(text: str) -> tuple[list[bytes], bool]:
+    # Escapes as dnspython and BIND read them: \DDD is one byte (exactly three decimal
+    # digits, at most 255), \X is X itself, an unescaped dot ends a label.
     parts: list[bytes] = []
     cur = bytearray()
     i = 0
     n = len(text)
-    absolute = False
     while i < n:
         c = text[i]
         if c == "\\":
             if i + 1 >= n:
                 raise ValueError(f"name {text!r} ends in a lone backslash")
-            if text[i + 1 : i + 4].isdigit() and len(text[i + 1 : i + 4]) == 3:
-                value = int(text[i + 1 : i + 4])
+            c = text[i + 1]
+            if c in _DIGITS:
+                digits = text[i + 1 : i + 4]
+                if len(digits) != 3 or not all(d in _DIGITS for d in digits):
+                    raise ValueError(f"bad escape \\{digits} in name {text!r}")
+                value = int(digits)
                 if value > 255:
-                    raise ValueError(f"escape \\{text[i + 1 : i + 4]} is not a byte in {text!r}")
+                    raise ValueError(f"escape \\{digits} is not a byte in {text!r}")
                 cur.append(value)
                 i += 4
                 continue
-            cur.append(ord(text[i + 1]) & 0xFF if ord(text[i + 1]) < 256 else _bad(text))
             i += 2
-            continue
-        if c == ".":
-            if i == n - 1:
-                absolute = True
-                i += 1
-                break
+        elif c == ".":
+            if not cur:
+                raise ValueError(f"empty label in name {text!r}")
             parts.append(bytes(cur))
             cur = bytearray()
             i += 1
             continue
+        else:
+            i += 1
         if ord(c) > 255:
-            _bad(text)
+            raise ValueError(f"name {text!r} has characters that are not bytes")
         cur.append(ord(c))
-        i += 1
-    if not absolute or cur:
+    # A name whose text ends in an unescaped dot is absolute: nothing follows the last dot.
+    absolute = not cur
+    if cur:
         parts.append(bytes(cur))
     return parts, absolute
-
-
-def _bad(text: str) -> int:
-    raise ValueError(f"name {text!r} has characters that are not bytes")
 
 
 def check_text(text: str, origin: bytes | None, *, path: str, line: int) -> bytes:

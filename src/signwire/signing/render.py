@@ -114,7 +114,7 @@ def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tupl
     key_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.key_keys]
     cache = _TextCache()
     data_text = cache.data
-    type_name = rrtypes.name
+    type_name = rdata_codec.type_to_text  # TYPEnnn where some parser would not know the name
 
     for _key, kind, recs in units:
         owner = recs[0][0]

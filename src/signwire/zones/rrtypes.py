@@ -37,4 +37,4 @@ GLUE_TYPES = frozenset({A, AAAA})
 
 @cache
 def name(rdtype: int) -> str:
-    return dns.rdatatype.to_text(rdtype)
+    return dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype))

@@ -1,0 +1,1 @@
+"""Scenario tests: the key enforcer walked through rollovers against a model of resolver caches."""

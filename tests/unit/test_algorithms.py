@@ -462,7 +462,9 @@ def test_verify_rejects_wrong_lengths_and_zero_values(keypair: tuple[int, A.Priv
 
 def test_load_signer_rejects_bad_specs() -> None:
     ed = A.signer_spec(15, ed25519.Ed25519PrivateKey.generate())
-    with pytest.raises(KeyStoreError, match="'pkcs11'"):
+    with pytest.raises(KeyStoreError, match="'tpm'"):
+        A.load_signer(SignerSpec(15, "tpm", b"token"))
+    with pytest.raises(KeyStoreError, match="locator"):  # a token key with a garbled locator
         A.load_signer(SignerSpec(15, "pkcs11", b"token"))
     with pytest.raises(KeyStoreError, match="not a ECDSAP256SHA256 key"):
         A.load_signer(SignerSpec(13, "pkcs8", ed.material))

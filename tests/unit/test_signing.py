@@ -22,6 +22,7 @@ from signwire.keys import algorithms
 from signwire.keys.model import KeyRole, ZoneKey
 from signwire.loading.zonefile import read_zonefile
 from signwire.signing import full
+from signwire.signing.keyset import SigningKeys
 from signwire.signing.nsec3 import nsec3_hash
 from signwire.signing.options import Nsec3Params, SigningOptions
 from signwire.signing.render import load_signers, render
@@ -86,7 +87,7 @@ def signed(tmp_path):
         ksk, _ = _key(origin, KeyRole.KSK)
         zsk, _ = _key(origin, KeyRole.ZSK)
         snapshot = build(read_zonefile(str(path), origin))
-        plan = full.plan(snapshot, [ksk, zsk], options, NOW)
+        plan = full.plan(snapshot, SigningKeys.by_role([ksk, zsk]), options, NOW)
         text, _ = render(plan.units, plan.context, load_signers(plan.context))
         zone = dns.zone.from_text(text, origin=ORIGIN, relativize=False, check_origin=True)
         return zone, [ksk, zsk]

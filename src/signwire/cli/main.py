@@ -16,12 +16,13 @@ import sys
 from typing import Any
 
 from signwire import __version__
+from signwire.cli.now_option import add_now_option
 from signwire.errors import SignwireError
 from signwire.runtime.clock import SystemClock
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 
-COMMANDS = ("sign", "verify", "policy")
+COMMANDS = ("sign", "verify", "key", "policy")
 
 EPILOG = """exit codes: 0 done (zone valid), 1 zone not valid, 2 usage error or unreadable input,
 3 other failure (keys, output)"""
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _command_modules():
         module.add_parser(sub)
     for command in sub.choices.values():
-        if not any("--now" in a.option_strings for a in command._actions):
+        # a command with actions of its own (``key list``) puts --now on each action
+        nested = any(isinstance(a, argparse._SubParsersAction) for a in command._actions)
+        if not nested and not any("--now" in a.option_strings for a in command._actions):
             add_now_option(command)
     return parser
 
@@ -70,28 +73,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("signwire: interrupted; nothing was written", file=sys.stderr)
         return 130
-
-
-def epoch_or_timestamp(text: str) -> int:
-    """``--now`` takes seconds since the epoch or YYYYMMDDHHMMSS (UTC)."""
-    import calendar
-    import time
-
-    if len(text) == 14 and text.isdigit():
-        return calendar.timegm(time.strptime(text, "%Y%m%d%H%M%S"))
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not epoch seconds or YYYYMMDDHHMMSS"
-        ) from None
-
-
-def add_now_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--now",
-        type=epoch_or_timestamp,
-        metavar="TIME",
-        help="act as if the time were TIME (epoch seconds or YYYYMMDDHHMMSS, UTC); "
-        "for reproducible output and tests",
-    )

@@ -27,7 +27,7 @@ MAX_DAYS = 36500
 
 
 def _time(text: str) -> int:
-    from signwire.cli.main import epoch_or_timestamp
+    from signwire.cli.now_option import epoch_or_timestamp
 
     return epoch_or_timestamp(text)
 

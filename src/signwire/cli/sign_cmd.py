@@ -10,20 +10,25 @@ import argparse
 import gc
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from signwire.durations import format_duration, parse_duration
 from signwire.errors import KeyStoreError, SigningError, ZoneDataError
-from signwire.keys import algorithms
+from signwire.keys import algorithms, manager
 from signwire.keys.filestore import FileKeyStore
 from signwire.keys.model import KeyRole, ZoneKey
 from signwire.loading.zonefile import read_zonefile
+from signwire.policy.model import Policy, PolicyError
+from signwire.policy.parse import load_policy
 from signwire.publication.zonefile import atomic_output
 from signwire.runtime.signing_pool import render_plan
 from signwire.signing import full
 from signwire.signing.apex import ds_rdata
-from signwire.signing.options import DAY, Nsec3Params, SigningOptions
+from signwire.signing.keyset import SigningKeys
+from signwire.signing.options import DAY, Nsec3Params, SigningOptions, from_policy
+from signwire.storage.state import StateError, StateStore
 from signwire.zones import names, rdata
 from signwire.zones.rrtypes import DS
 from signwire.zones.serial import SerialRule
@@ -71,7 +76,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--origin", required=True, metavar="NAME", help="the zone's name")
     p.add_argument(
         "--keys",
-        required=True,
         metavar="DIR",
         type=Path,
         help="folder of the zone's keys (K*.key/K*.private, BIND and ldns format)",
@@ -114,14 +118,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--validity",
         type=_duration,
-        default=14 * DAY,
+        default=None,
         metavar="DURATION",
         help="signature validity (default 14d)",
     )
     p.add_argument(
         "--inception-offset",
         type=_duration,
-        default=3600,
+        default=None,
         metavar="DURATION",
         help="back-date signature inception by this much (default 1h)",
     )
@@ -135,7 +139,7 @@ def add_parser(sub: Any) -> None:
         "--serial",
         type=SerialRule,
         choices=list(SerialRule),
-        default=SerialRule.KEEP,
+        default=None,
         help="outgoing SOA serial: keep (default), increment, unixtime, datecounter",
     )
     p.add_argument(
@@ -157,6 +161,18 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "-j", "--jobs", type=int, metavar="N", help="worker processes (default: one per CPU)"
     )
+    p.add_argument(
+        "--policy",
+        metavar="NAME",
+        help="sign under this key-and-signing policy (keys, rollovers and timing follow it; "
+        "'default' is built in); needs --state",
+    )
+    p.add_argument("--policy-file", metavar="FILE", help="TOML file with [policy.NAME] tables")
+    p.add_argument(
+        "--state",
+        metavar="DIR",
+        help="with --policy: where the zone's keys and their states are kept",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("-v", "--verbose", action="store_true", help="also print time spent per phase")
 
@@ -175,11 +191,11 @@ def options_from(args: argparse.Namespace) -> SigningOptions:
     try:
         return SigningOptions(
             nsec3=nsec3,
-            validity=args.validity,
-            inception_offset=args.inception_offset,
+            validity=args.validity or 14 * DAY,
+            inception_offset=3600 if args.inception_offset is None else args.inception_offset,
             jitter=args.jitter,
             dnskey_ttl=args.dnskey_ttl,
-            serial=args.serial,
+            serial=args.serial or SerialRule.KEEP,
             cds=args.cds,
         )
     except ValueError as e:
@@ -236,19 +252,65 @@ def load_or_create_keys(args: argparse.Namespace, origin: bytes, now: int) -> li
     return keys
 
 
+@dataclass(slots=True)
+class _Setup:
+    options: SigningOptions
+    policy: Policy | None = None
+    state: StateStore | None = None
+
+
+_OFFLINE_ONLY = (
+    ("--keys", "keys"),
+    ("--algorithm", "algorithm"),
+    ("--csk", "csk"),
+    ("--nsec", "nsec"),
+    ("--nsec3", "nsec3"),
+    ("--iterations", "iterations"),
+    ("--salt", "salt"),
+    ("--opt-out", "opt_out"),
+    ("--validity", "validity"),
+    ("--inception-offset", "inception_offset"),
+    ("--jitter", "jitter"),
+    ("--serial", "serial"),
+    ("--dnskey-ttl", "dnskey_ttl"),
+    ("--cds", "cds"),
+)
+
+
+def _setup(args: argparse.Namespace) -> _Setup:
+    if args.policy is None:
+        if args.keys is None:
+            raise _Usage("say where the keys are: --keys DIR, or --policy NAME --state DIR")
+        if args.state is not None:
+            raise _Usage("--state goes with --policy")
+        return _Setup(options_from(args))
+    if args.state is None:
+        raise _Usage("--policy needs --state DIR (where keys and their states are kept)")
+    clash = [flag for flag, attr in _OFFLINE_ONLY if getattr(args, attr) not in (None, False)]
+    if clash:
+        raise _Usage(f"{', '.join(clash)}: the policy decides these; drop them or drop --policy")
+    policy = load_policy(args.policy, args.policy_file)
+    try:
+        options = from_policy(policy)
+    except ValueError as e:
+        raise _Usage(str(e)) from None
+    return _Setup(options, policy, StateStore(args.state))
+
+
 def run(args: argparse.Namespace, now: int) -> int:
     started = time.monotonic()
     try:
-        options = options_from(args)
         origin = names.from_text(
             args.origin if args.origin.endswith(".") else args.origin + ".", None
         )
-    except (_Usage, ValueError) as e:
+        setup = _setup(args)
+    except (_Usage, ValueError, PolicyError, StateError) as e:
         print(f"signwire sign: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     if not Path(args.zonefile).is_file():
         print(f"signwire sign: error: {args.zonefile}: no such file", file=sys.stderr)
         return EXIT_USAGE
+    options = setup.options
 
     progress = Progress(enabled=None if not args.quiet else False)
     phases = _Phases()
@@ -278,13 +340,21 @@ def run(args: argparse.Namespace, now: int) -> int:
     if len(snapshot.warnings) > SHOW_WARNINGS:
         _say(args, f"signwire sign: warning: … and {len(snapshot.warnings) - SHOW_WARNINGS} more")
 
+    key_step: manager.KeyStep | None = None
+    output = args.output or args.zonefile + ".signed"
     try:
-        keys = load_or_create_keys(args, origin, now)
+        previous_serial = None
+        if setup.policy is not None and setup.state is not None:
+            key_step = manager.step(setup.policy, origin, setup.state, now)
+            signing_keys = key_step.keys
+            zone_row = setup.state.zone(key_step.zone)
+            previous_serial = zone_row.last_serial if zone_row else None
+        else:
+            signing_keys = SigningKeys.by_role(load_or_create_keys(args, origin, now), cds=args.cds)
         progress.start("planning")
         gc.disable()
-        plan = full.plan(snapshot, keys, options, now)
+        plan = full.plan(snapshot, signing_keys, options, now, previous_serial=previous_serial)
         phases.done("plan")
-        output = args.output or args.zonefile + ".signed"
         made = 0
         progress.start("signing")
         with atomic_output(output) as out:
@@ -296,21 +366,42 @@ def run(args: argparse.Namespace, now: int) -> int:
                 out.write(text)
                 made += count
         phases.done("sign+write")
-    except (KeyStoreError, SigningError) as e:
+        if key_step is not None and setup.state is not None:
+            key_step.commit(setup.state, now, plan.serial)
+    except (KeyStoreError, SigningError, StateError) as e:
         gc.enable()
         progress.finish()
         print(f"signwire sign: error: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except OSError as e:
+        gc.enable()
         progress.finish()
         print(
-            f"signwire sign: error: cannot write {e.filename or args.output}: {e.strerror}",
+            f"signwire sign: error: cannot write {e.filename or output}: {e.strerror}",
             file=sys.stderr,
         )
         return EXIT_FAILURE
     gc.enable()
     progress.finish()
+    _report(args, origin, options, plan, made, output, started, phases, signing_keys, key_step)
+    return EXIT_OK
 
+
+def _report(
+    args: argparse.Namespace,
+    origin: bytes,
+    options: SigningOptions,
+    plan: full.SigningPlan,
+    made: int,
+    output: str,
+    started: float,
+    phases: _Phases,
+    signing_keys: SigningKeys,
+    key_step: manager.KeyStep | None,
+) -> None:
+    if key_step is not None:
+        for message in key_step.messages:
+            _say(args, f"{key_step.zone} {message}")
     denial = "NSEC"
     if options.nsec3 is not None:
         p = options.nsec3
@@ -326,8 +417,9 @@ def run(args: argparse.Namespace, now: int) -> int:
     )
     if args.verbose:
         _say(args, "time: " + phases.summary())
-    for k in keys:
-        if k.signs_keys:
-            ds = rdata.to_text(DS, ds_rdata(origin, k.dnskey_rdata, k.key_tag, k.algorithm))
-            _say(args, f"DS for the parent: {names.to_text(origin)} IN DS {ds}")
-    return EXIT_OK
+    ds_keys = key_step.ds_keys if key_step is not None else signing_keys.key_signers
+    for k in ds_keys:
+        ds = rdata.to_text(DS, ds_rdata(origin, k.dnskey_rdata, k.key_tag, k.algorithm))
+        _say(args, f"DS for the parent: {names.to_text(origin)} IN DS {ds}")
+    if key_step is not None:
+        _say(args, f"next key event: {key_step.next_event_text()}")

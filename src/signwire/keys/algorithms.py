@@ -295,6 +295,12 @@ def load_signer(spec: SignerSpec, *, deterministic: bool = False) -> Signer:
     ``deterministic`` asks for RFC 6979 ECDSA nonces (EdDSA and RSA PKCS#1 v1.5 are always
     deterministic); KeyStoreError if this OpenSSL cannot do that.
     """
+    if spec.kind == "pkcs11":
+        # Imported here: python-pkcs11 is the optional "hsm" extra, and each worker process
+        # opens its own token session (SoftHSM crashes when processes share one).
+        from signwire.keys.pkcs11store import load_pkcs11_signer
+
+        return load_pkcs11_signer(spec, deterministic=deterministic)
     key = private_key_from_spec(spec)
     algorithm = spec.algorithm
     if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):

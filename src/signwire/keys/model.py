@@ -23,7 +23,7 @@ class SignerSpec:
     """What a worker process needs to sign with a key. Picklable and small."""
 
     algorithm: int
-    kind: str  # "pkcs8" for private keys held in memory
+    kind: str  # "pkcs8" (PKCS#8 DER in memory) or "pkcs11" (JSON locator of a token key)
     material: bytes
 
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import hashlib
 
-from signwire.keys.model import ZoneKey
 from signwire.signing import nsec3
+from signwire.signing.keyset import SHA256, SHA384, SigningKeys
 from signwire.signing.options import SigningOptions
 from signwire.zones import serial
 from signwire.zones.records import Record
 from signwire.zones.rrtypes import CDNSKEY, CDS, DNSKEY, NSEC3PARAM, SOA
 
 DEFAULT_DNSKEY_TTL = 3600
-SHA256 = 2
 
 
-def ds_rdata(origin: bytes, dnskey_rdata: bytes, key_tag: int, algorithm: int) -> bytes:
-    """DS / CDS RDATA with a SHA-256 digest (RFC 4509; RFC 4034 §5.1.4)."""
-    digest = hashlib.sha256(origin.lower() + dnskey_rdata).digest()
-    return key_tag.to_bytes(2, "big") + bytes((algorithm, SHA256)) + digest
+_DIGESTS = {SHA256: hashlib.sha256, SHA384: hashlib.sha384}
+
+
+def ds_rdata(
+    origin: bytes, dnskey_rdata: bytes, key_tag: int, algorithm: int, digest_type: int = SHA256
+) -> bytes:
+    """DS / CDS RDATA (RFC 4034 §5.1.4; SHA-256 RFC 4509, SHA-384 RFC 6605)."""
+    digest = _DIGESTS[digest_type](origin.lower() + dnskey_rdata).digest()
+    return key_tag.to_bytes(2, "big") + bytes((algorithm, digest_type)) + digest
 
 
 def soa_fields(soa: Record) -> tuple[int, int]:
@@ -34,45 +38,46 @@ def denial_ttl(soa: Record) -> int:
 
 def apex_records(
     recs: list[Record],
-    keys: list[ZoneKey],
+    keys: SigningKeys,
     options: SigningOptions,
     now: int,
+    previous_serial: int | None = None,
 ) -> tuple[list[Record], int]:
     """The apex's records as they will be published, and the outgoing serial."""
     owner = recs[0][0]
     soa = next(r for r in recs if r[1] == SOA)
     current, _ = soa_fields(soa)
-    new_serial = serial.next_serial(options.serial, current, now)
-    new_soa = (
-        soa[0],
-        SOA,
-        soa[2],
-        soa[3][:-20] + new_serial.to_bytes(4, "big") + soa[3][-16:],
-        soa[4],
-    )
+    new_serial = serial.next_serial(options.serial, current, now, previous_serial)
+    fields = soa[3][-20:]
+    expire = fields[12:16] if options.soa_expire is None else options.soa_expire.to_bytes(4, "big")
+    minimum = fields[16:] if options.soa_minimum is None else options.soa_minimum.to_bytes(4, "big")
+    new_rdata = soa[3][:-20] + new_serial.to_bytes(4, "big") + fields[4:12] + expire + minimum
+    new_soa = (soa[0], SOA, soa[2], new_rdata, soa[4])
 
-    own_types = {DNSKEY, NSEC3PARAM, SOA} | ({CDS, CDNSKEY} if options.cds else set())
+    own_types = {DNSKEY, NSEC3PARAM, SOA}
+    if keys.cds or keys.cdnskey:
+        own_types |= {CDS, CDNSKEY}
     kept = [r for r in recs if r[1] not in own_types]
     input_dnskeys = [r for r in recs if r[1] == DNSKEY]
     ttl = options.dnskey_ttl or (input_dnskeys[0][2] if input_dnskeys else DEFAULT_DNSKEY_TTL)
 
     out: list[Record] = [new_soa, *kept]
     seen: set[bytes] = set()
-    for k in keys:
-        seen.add(k.dnskey_rdata)
-        out.append((owner, DNSKEY, ttl, k.dnskey_rdata, 0))
+    for k in keys.published:
+        if k.dnskey_rdata not in seen:
+            seen.add(k.dnskey_rdata)
+            out.append((owner, DNSKEY, ttl, k.dnskey_rdata, 0))
     for r in input_dnskeys:  # a foreign key (say, an outgoing operator's), kept as published
         if r[3] not in seen:
             seen.add(r[3])
             out.append((owner, DNSKEY, ttl, r[3], r[4]))
-    if options.cds:
-        for k in keys:
-            if k.signs_keys:
-                out.append(
-                    (owner, CDS, ttl, ds_rdata(owner, k.dnskey_rdata, k.key_tag, k.algorithm), 0)
-                )
-                out.append((owner, CDNSKEY, ttl, k.dnskey_rdata, 0))
+    for k in keys.cds:
+        for digest in keys.cds_digests:
+            rdata = ds_rdata(owner, k.dnskey_rdata, k.key_tag, k.algorithm, digest)
+            out.append((owner, CDS, ttl, rdata, 0))
+    out.extend((owner, CDNSKEY, ttl, k.dnskey_rdata, 0) for k in keys.cdnskey)
     if options.nsec3 is not None:
-        out.append((owner, NSEC3PARAM, soa_fields(soa)[1], nsec3.param_rdata(options.nsec3), 0))
+        param = nsec3.param_rdata(options.nsec3)
+        out.append((owner, NSEC3PARAM, int.from_bytes(minimum, "big"), param, 0))
     out.sort(key=lambda r: r[1])
     return out, new_serial

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from signwire.errors import SigningError
-from signwire.keys.model import ZoneKey
 from signwire.signing import nsec, nsec3
 from signwire.signing.apex import apex_records, denial_ttl
+from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
 from signwire.signing.render import KeyUse, RenderContext, Unit
 from signwire.signing.rrsig import SigTiming
 from signwire.zones.kinds import NameKind
-from signwire.zones.names import to_text
+from signwire.zones.rrtypes import SOA
 from signwire.zones.snapshot import ZoneSnapshot
 
 
@@ -32,32 +32,22 @@ class SigningPlan:
     authoritative_names: int
 
 
-def check_keys(origin: bytes, keys: list[ZoneKey]) -> None:
-    """Every algorithm must have a key for the DNSKEY RRset and a key for the data."""
-    if not keys:
-        raise SigningError(f"no keys for {to_text(origin)}")
-    for k in keys:
-        if k.origin.lower() != origin.lower():
-            raise SigningError(
-                f"key {k.source} belongs to {to_text(k.origin)}, not {to_text(origin)}"
-            )
-    for alg in {k.algorithm for k in keys}:
-        mine = [k for k in keys if k.algorithm == alg]
-        if not any(k.signs_keys for k in mine):
-            raise SigningError(f"algorithm {alg} has no key-signing key (KSK or CSK)")
-        if not any(k.signs_zone for k in mine):
-            raise SigningError(f"algorithm {alg} has no zone-signing key (ZSK or CSK)")
-
-
 def plan(
-    snapshot: ZoneSnapshot, keys: list[ZoneKey], options: SigningOptions, now: int
+    snapshot: ZoneSnapshot,
+    keys: SigningKeys,
+    options: SigningOptions,
+    now: int,
+    *,
+    previous_serial: int | None = None,
 ) -> SigningPlan:
-    check_keys(snapshot.origin, keys)
+    keys.check(snapshot.origin)
     names = list(snapshot.names)
+    if options.max_ttl is not None:
+        names = _cap_ttls(names, options.max_ttl)
     apex_key, apex_kind, apex_recs = names[0]
-    new_apex, serial = apex_records(apex_recs, keys, options, now)
+    new_apex, serial = apex_records(apex_recs, keys, options, now, previous_serial)
     names[0] = (apex_key, apex_kind, new_apex)
-    ttl = denial_ttl(snapshot.soa)
+    ttl = denial_ttl(next(r for r in new_apex if r[1] == SOA))
 
     units: list[Unit]
     if options.nsec3 is None:
@@ -69,16 +59,27 @@ def plan(
             raise SigningError(str(e)) from None
         units = list(heapq.merge(names, chain, key=itemgetter(0)))
 
-    timing = SigTiming(
-        inception=now - options.inception_offset,
-        expiration=now + options.validity,
-        jitter=options.effective_jitter,
-    )
+    jitter = options.effective_jitter
+    dnskey_validity = options.dnskey_validity or options.validity
     context = RenderContext(
         origin=snapshot.origin,
-        zone_keys=tuple(KeyUse(k.algorithm, k.key_tag, k.signer) for k in keys if k.signs_zone),
-        key_keys=tuple(KeyUse(k.algorithm, k.key_tag, k.signer) for k in keys if k.signs_keys),
-        timing=timing,
+        zone_keys=tuple(KeyUse(k.algorithm, k.key_tag, k.signer) for k in keys.zone_signers),
+        key_keys=tuple(KeyUse(k.algorithm, k.key_tag, k.signer) for k in keys.key_signers),
+        timing=SigTiming(now - options.inception_offset, now + options.validity, jitter),
+        key_timing=SigTiming(
+            now - options.inception_offset, now + dnskey_validity, min(jitter, dnskey_validity // 4)
+        ),
     )
     authoritative = sum(1 for _, kind, _ in snapshot.names if kind is not NameKind.OCCLUDED)
     return SigningPlan(units, context, serial, authoritative)
+
+
+def _cap_ttls(names: list[Unit], ceiling: int) -> list[Unit]:
+    # A policy's rollover timing assumes no signed data is cached longer than its max TTL;
+    # serving a longer TTL would let a resolver outlive a key. Capping keeps that promise.
+    out = []
+    for key, kind, recs in names:
+        if any(r[2] > ceiling for r in recs):
+            recs = [(o, t, min(ttl, ceiling), d, ln) for o, t, ttl, d, ln in recs]
+        out.append((key, kind, recs))
+    return out

@@ -39,6 +39,7 @@ class RenderContext:
     zone_keys: tuple[KeyUse, ...]  # sign ordinary data (ZSK, CSK)
     key_keys: tuple[KeyUse, ...]  # sign DNSKEY, CDS, CDNSKEY (KSK, CSK)
     timing: rrsig.SigTiming
+    key_timing: rrsig.SigTiming  # for DNSKEY, CDS and CDNSKEY (a policy may differ there)
 
 
 SignFns = dict[SignerSpec, Callable[[bytes], bytes]]
@@ -107,8 +108,7 @@ def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tupl
     made = 0
     signer_lower = lower(ctx.origin)
     signer_text = to_text(ctx.origin)
-    timing = ctx.timing
-    inception = timing.inception
+    inception = ctx.timing.inception
     inception_text = rrsig.time_text(inception)
     zone_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.zone_keys]
     key_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.key_keys]
@@ -140,8 +140,10 @@ def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tupl
                 keys = None
             elif kind is NameKind.APEX and rdtype in KEY_SIGNED_TYPES:
                 keys = key_keys
+                timing = ctx.key_timing
             else:
                 keys = zone_keys
+                timing = ctx.timing
             if keys:
                 owner_lower = lower(owner)
                 labels = rrsig_labels(owner)

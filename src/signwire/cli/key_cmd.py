@@ -1,0 +1,159 @@
+"""``signwire key …``: the operator's view of a zone's keys, and reports about the parent.
+
+Reports (``ds-seen``, ``ds-gone``, ``roll``, ``compromised``) are recorded in the state and
+applied by the next ``signwire sign --policy`` run: applying them alone could move a key's
+records in the state while no signed version of the zone shows the move yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from signwire.cli.now_option import add_now_option
+from signwire.errors import SignwireError
+from signwire.keys import algorithms, enforcer
+from signwire.keys.keystate import RECORD_TYPES, KeyState
+from signwire.keys.model import KeyRole
+from signwire.policy.parse import load_policy
+from signwire.signing.apex import ds_rdata
+from signwire.storage.state import StateStore
+from signwire.zones import names, rdata
+from signwire.zones.rrtypes import DS
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
+
+
+def add_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "key",
+        help="list a zone's keys; report the DS at the parent; start rollovers",
+        description="Keys of zones signed with --policy, as kept in the state directory.",
+    )
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str, *, zone: bool = True, tag: bool = False) -> Any:
+        a = actions.add_parser(name, help=help_text, description=help_text)
+        if zone:
+            a.add_argument("zone", metavar="ZONE", nargs="?" if name == "list" else None)
+        if tag:
+            a.add_argument("tag", metavar="KEYTAG", type=int)
+        a.add_argument("--state", required=True, metavar="DIR", help="the state directory")
+        add_now_option(a)
+        return a
+
+    lst = action("list", "show every key: role, algorithm, tag, record states, what it waits for")
+    lst.add_argument("--policy-file", metavar="FILE", help="where the zone's policy is defined")
+    action("ds-seen", "the parent now publishes this key's DS", tag=True)
+    action("ds-gone", "the parent no longer publishes this key's DS", tag=True)
+    roll = action("roll", "start a rollover of the key with this role now")
+    roll.add_argument("role", choices=[r.value for r in KeyRole])
+    action("compromised", "emergency: replace this key as fast as the rules allow", tag=True)
+    action("ds", "print the DS records the parent should publish now")
+
+
+def _zone(text: str) -> str:
+    wire = names.from_text(text if text.endswith(".") else text + ".", None)
+    return names.to_text(names.lower(wire))
+
+
+def _stamp(at: int | None) -> str:
+    return "-" if at is None else time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(at))
+
+
+def _key_by_tag(state: StateStore, zone: str, tag: int) -> KeyState:
+    keys = [k for k in state.key_states(zone) if k.tag == tag]
+    if not keys:
+        known = ", ".join(str(k.tag) for k in state.key_states(zone)) or "none"
+        raise SignwireError(f"{zone} has no key with tag {tag} (its keys: {known})")
+    return keys[0]
+
+
+def run(args: argparse.Namespace, now: int) -> int:
+    try:
+        state = StateStore(args.state)
+        if args.action == "list":
+            return _list(args, state, now)
+        zone = _zone(args.zone)
+        if state.zone(zone) is None:
+            raise SignwireError(
+                f"{zone} is not in {args.state}; sign it once with --policy --state first"
+            )
+        if args.action in ("ds-seen", "ds-gone", "compromised"):
+            key = _key_by_tag(state, zone, args.tag)
+            state.add_pending(zone, args.action, key.key_id, now)
+            print(f"{zone} key {args.tag}: {args.action} recorded; the next signing applies it")
+        elif args.action == "roll":
+            state.add_pending(zone, "roll", args.role, now)
+            print(f"{zone}: {args.role} rollover requested; the next signing starts it")
+        elif args.action == "ds":
+            _print_ds(state, zone)
+        return EXIT_OK
+    except SignwireError as e:
+        print(f"signwire key: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _print_ds(state: StateStore, zone: str) -> None:
+    origin = names.from_text(zone, None)
+    for key in state.key_states(zone):
+        if key.ds.state.published and key.tag is not None:
+            dnskey = _dnskey_of(state, zone, key)
+            text = rdata.to_text(DS, ds_rdata(origin, dnskey, key.tag, key.algorithm))
+            print(f"{zone} IN DS {text}")
+
+
+def _dnskey_of(state: StateStore, zone: str, key: KeyState) -> bytes:
+    from signwire.keys.filestore import FileKeyStore
+
+    origin = names.from_text(zone, None)
+    for zk in FileKeyStore(state.keys_folder(zone)).keys_for(origin):
+        if zk.key_tag == key.tag and zk.algorithm == key.algorithm:
+            return zk.dnskey_rdata
+    raise SignwireError(f"the files of key {key.tag} of {zone} are missing")
+
+
+def _list(args: argparse.Namespace, state: StateStore, now: int) -> int:
+    zones = [_zone(args.zone)] if args.zone else [z.name for z in state.zones()]
+    if not zones:
+        print(f"no zones in {args.state}")
+        return EXIT_OK
+    for zone in zones:
+        row = state.zone(zone)
+        if row is None:
+            print(f"signwire key: error: {zone} is not in {args.state}", file=sys.stderr)
+            return EXIT_FAILURE
+        keys = state.key_states(zone)
+        print(
+            f"{zone}  policy {row.policy}  serial {row.last_serial}  "
+            f"next event {_stamp(row.next_event_at)}"
+        )
+        waiting: dict[str, list[str]] = {}
+        if row.policy:
+            try:
+                policy = load_policy(row.policy, args.policy_file)
+                plan = enforcer.advance(policy, keys, now)
+                for w in plan.waits:
+                    until = f" until {_stamp(w.until)}" if w.until else ""
+                    waiting.setdefault(w.key_id, []).append(
+                        f"{w.record.value} -> {w.target.value}: {w.reason}{until}"
+                    )
+            except SignwireError as e:
+                print(f"  (cannot show what keys wait for: {e})")
+        for k in keys:
+            states = " ".join(f"{r.value}={k.state(r).value}" for r in RECORD_TYPES)
+            print(
+                f"  {k.role.value.upper():3} {k.tag!s:>5} {algorithms.mnemonic(k.algorithm):16}"
+                f" {k.goal.value:7} {states}"
+            )
+            print(
+                f"      id {k.key_id}, created {_stamp(k.created_at)},"
+                f" active {_stamp(k.active_at)}, DS seen {_stamp(k.ds_seen_at)}"
+            )
+            for line in waiting.get(k.key_id, []):
+                print(f"      waiting: {line}")
+        for kind, arg, at in [(k, a, t) for _, k, a, t in state.pending(zone)]:
+            print(f"  pending report: {kind} {arg} (since {_stamp(at)})")
+    return EXIT_OK

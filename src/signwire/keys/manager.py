@@ -1,0 +1,182 @@
+"""One enforcer step for one zone, with the key material kept in step with its decisions.
+
+The enforcer (:mod:`signwire.keys.enforcer`) is pure: it says which keys should exist and which
+records each key has in the zone. This module does what it asks of the outside world, in the
+order that keeps every moment safe:
+
+1. run the enforcer with the reports waiting in the state (DS seen or gone, operator rolls);
+2. make the key material of every key it created, and note each key's tag;
+3. hand the signer the keys to publish and sign with (:class:`SigningKeys`);
+4. only after the signed zone is written: save the new key states (:meth:`KeyStep.commit`),
+   then retire the material of keys the enforcer deleted (no record of them can be cached).
+
+If anything fails before step 4, nothing is saved, and the next run starts from the same states.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from signwire.errors import KeyStoreError
+from signwire.keys import algorithms, bindfile, enforcer
+from signwire.keys.filestore import FileKeyStore
+from signwire.keys.keystate import KeyState
+from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keys.plan import ActionKind, DsGone, DsSeen, Event, KeyCompromised, Plan, RollKey
+from signwire.policy.model import Policy
+from signwire.signing.keyset import SigningKeys
+from signwire.storage.state import StateStore
+from signwire.zones import names
+
+PENDING_KINDS = ("ds-seen", "ds-gone", "roll", "compromised")
+
+
+@dataclass(slots=True)
+class KeyStep:
+    zone: str
+    policy: Policy
+    plan: Plan
+    keys: SigningKeys
+    material: dict[str, ZoneKey]  # key id -> key, for every key the states mention
+    applied: list[int]  # pending reports this step consumed
+    key_folder: Path
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def ds_keys(self) -> tuple[ZoneKey, ...]:
+        """The keys whose DS the parent should publish now."""
+        return tuple(self.material[i] for i in self.plan.instructions(self.policy).ds)
+
+    def next_event_text(self) -> str:
+        at = self.plan.next_event_at
+        if at is None:
+            return (
+                "none scheduled (waiting for the parent or the operator)"
+                if self.plan.waits
+                else "none scheduled"
+            )
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+        reasons = sorted({w.reason for w in self.plan.waits if w.until == at})
+        return when + (f" ({'; '.join(reasons)})" if reasons else "")
+
+    def commit(self, state: StateStore, now: int, serial: int | None) -> None:
+        """Save the states (call after the signed zone is safely written), then retire keys."""
+        state.save(
+            self.zone,
+            now=now,
+            keys=self.plan.keys,
+            policy=self.policy.name,
+            next_event_at=self.plan.next_event_at,
+            serial=serial,
+            messages=self.messages,
+            applied=self.applied,
+        )
+        for action in self.plan.actions:
+            if action.kind is ActionKind.DELETE_KEY and action.key_id in self.material:
+                _retire_files(self.key_folder, self.material[action.key_id])
+
+
+def zone_name(origin: bytes) -> str:
+    return names.to_text(names.lower(origin))
+
+
+def events_from_pending(
+    pending: list[tuple[int, str, str, int]], states: list[KeyState]
+) -> tuple[list[Event], list[int]]:
+    by_id = {k.key_id for k in states}
+    events: list[Event] = []
+    used: list[int] = []
+    for row_id, kind, arg, _at in pending:
+        if kind == "roll":
+            events.append(RollKey(KeyRole(arg)))
+        elif arg in by_id and kind == "ds-seen":
+            events.append(DsSeen(arg))
+        elif arg in by_id and kind == "ds-gone":
+            events.append(DsGone(arg))
+        elif arg in by_id and kind == "compromised":
+            events.append(KeyCompromised(arg))
+        used.append(row_id)
+    return events, used
+
+
+def step(
+    policy: Policy, origin: bytes, state: StateStore, now: int, store: FileKeyStore | None = None
+) -> KeyStep:
+    """Steps 1 to 3 above: nothing is saved until :meth:`KeyStep.commit`."""
+    zone = zone_name(origin)
+    store = store or FileKeyStore(state.keys_folder(zone))
+    states = state.key_states(zone)
+    events, applied = events_from_pending(state.pending(zone), states)
+    plan = enforcer.advance(policy, states, now, events=events)
+
+    on_disk = {(k.algorithm, k.key_tag): k for k in store.keys_for(origin)}
+    new_states: list[KeyState] = []
+    material: dict[str, ZoneKey] = {}
+    messages: list[str] = []
+    for key in plan.keys:
+        zk: ZoneKey | None = None
+        if key.tag is None:
+            zk = store.create(origin, key.algorithm, key.role, now, bits=key.size)
+            key = dataclasses.replace(key, tag=zk.key_tag)
+            messages.append(
+                f"created {key.role.value.upper()} {zk.key_tag}"
+                f" ({algorithms.mnemonic(key.algorithm)}) as {key.key_id}"
+            )
+        else:
+            zk = on_disk.get((key.algorithm, key.tag))
+            if zk is None:
+                raise KeyStoreError(
+                    f"key {key.tag} ({key.key_id}) of {zone} is in the state but its files are"
+                    f" not in {store.directory}; restore them from a backup"
+                )
+        material[key.key_id] = dataclasses.replace(zk, role=key.role)
+        new_states.append(key)
+    plan = dataclasses.replace(plan, keys=tuple(new_states))
+    tags = {k.key_id: k.tag for k in new_states}
+    messages.extend(_describe(plan, tags))
+
+    view = plan.instructions(policy)
+
+    def pick(ids: tuple[str, ...]) -> tuple[ZoneKey, ...]:
+        return tuple(material[i] for i in ids)
+
+    keys = SigningKeys(
+        published=pick(view.dnskey),
+        key_signers=pick(view.dnskey_signers),
+        zone_signers=pick(view.zone_signers),
+        cds=pick(view.cds),
+        cdnskey=pick(view.cdnskey),
+        cds_digests=view.cds_digest_types,
+    )
+    return KeyStep(zone, policy, plan, keys, material, applied, store.directory, messages)
+
+
+def _describe(plan: Plan, tags: dict[str, int | None]) -> list[str]:
+    out = []
+    for t in plan.transitions:
+        change = f"{t.record.value} {t.old.value} -> {t.new.value}"
+        out.append(f"key {tags.get(t.key_id)} ({t.key_id}): {change}")
+    for a in plan.actions:
+        if a.kind is ActionKind.SUBMIT_DS:
+            out.append(f"key {tags.get(a.key_id)}: the parent should now publish its DS")
+        elif a.kind is ActionKind.WITHDRAW_DS:
+            out.append(f"key {tags.get(a.key_id)}: the parent should now remove its DS")
+        elif a.kind is ActionKind.DELETE_KEY:
+            out.append(f"key {tags.get(a.key_id)}: no longer cached anywhere; retiring its files")
+    out.extend(plan.notices)
+    return out
+
+
+def _retire_files(folder: Path, key: ZoneKey) -> None:
+    # Moved aside, not unlinked: an operator may still want the material for forensics.
+    stem = bindfile.file_stem(key.origin, key.algorithm, key.key_tag)
+    retired = folder / "retired"
+    retired.mkdir(mode=0o700, exist_ok=True)
+    for suffix in (".key", ".private"):
+        path = folder / (stem + suffix)
+        if path.exists():
+            shutil.move(str(path), str(retired / path.name))

@@ -1,0 +1,1 @@
+"""Persistent state: what must survive a restart (SQLite, atomic files)."""

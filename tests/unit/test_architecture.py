@@ -14,6 +14,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src" / "signwire"
 
 PURE = ["zones", "signing", "policy", "keys/enforcer.py", "keys/rules.py", "keys/keystate.py",
+        "keys/parent.py",
         "keys/simulate.py"]
 IO_MODULES = {"asyncio", "socket", "subprocess", "multiprocessing", "threading", "selectors"}
 CLOCK_CALLS = {("time", "time"), ("time", "monotonic"), ("datetime", "now"),

@@ -52,6 +52,8 @@ def add_parser(sub: Any) -> None:
     roll.add_argument("role", choices=[r.value for r in KeyRole])
     action("compromised", "emergency: replace this key as fast as the rules allow", tag=True)
     action("ds", "print the DS records the parent should publish now")
+    check = action("check-ds", "ask the policy's parental agents whether the DS is there")
+    check.add_argument("--policy-file", metavar="FILE", help="where the zone's policy is defined")
 
 
 def _zone(text: str) -> str:
@@ -90,6 +92,8 @@ def run(args: argparse.Namespace, now: int) -> int:
             print(f"{zone}: {args.role} rollover requested; the next signing starts it")
         elif args.action == "ds":
             _print_ds(state, zone)
+        elif args.action == "check-ds":
+            return _check_ds(args, state, zone, now)
         return EXIT_OK
     except SignwireError as e:
         print(f"signwire key: error: {e}", file=sys.stderr)
@@ -103,6 +107,40 @@ def _print_ds(state: StateStore, zone: str) -> None:
             dnskey = _dnskey_of(state, zone, key)
             text = rdata.to_text(DS, ds_rdata(origin, dnskey, key.tag, key.algorithm))
             print(f"{zone} IN DS {text}")
+
+
+def _check_ds(args: argparse.Namespace, state: StateStore, zone: str, now: int) -> int:
+    from signwire.keys.parent import expected_ds
+    from signwire.keys.parent_query import check_parent
+
+    row = state.zone(zone)
+    assert row is not None and row.policy is not None
+    policy = load_policy(row.policy, args.policy_file)
+    agents = policy.parent.parental_agents
+    if not agents:
+        raise SignwireError(f"policy {policy.name!r} names no parental agents")
+    origin = names.from_text(zone, None)
+    # Every key whose DS may be at the parent, the ones being withdrawn included: a DS seen
+    # there is evidence the parent acted, which the enforcer needs before it trusts a "gone".
+    keys = [k for k in state.key_states(zone) if k.ds.state.value != "hidden" and k.tag]
+    expected = {
+        k.key_id: expected_ds(origin, _dnskey_of(state, zone, k), policy.parent.digest_types)
+        for k in keys
+    }
+    seen = check_parent(origin, expected, agents, parent_ds_ttl=policy.timing.parent_ds_ttl)
+    tags = {k.key_id: k.tag for k in keys}
+    for problem in seen.problems:
+        print(f"{zone} {problem}")
+    for key_id in sorted(seen.seen):
+        state.add_pending(zone, "ds-seen", key_id, now)
+        print(f"{zone} key {tags[key_id]}: DS seen at every parental agent")
+    for key_id in sorted(seen.gone):
+        state.add_pending(zone, "ds-gone", key_id, now)
+        print(f"{zone} key {tags[key_id]}: DS gone from every parental agent")
+    undecided = set(expected) - seen.seen - seen.gone
+    for key_id in sorted(undecided):
+        print(f"{zone} key {tags[key_id]}: undecided (the agents did not all answer alike)")
+    return EXIT_OK
 
 
 def _dnskey_of(state: StateStore, zone: str, key: KeyState) -> bytes:

@@ -59,10 +59,18 @@ def add_parser(sub: Any) -> None:
         help="say whether policies can work",
         description="Read policies and refuse the ones that cannot work, saying why.",
     )
-    check.add_argument("names", nargs="*", metavar="POLICY",
-                       help="policies to check (default: every policy of the file, or 'default')")
-    check.add_argument("--policy-file", type=Path, metavar="FILE",
-                       help="TOML file with [policy.NAME] tables, or one policy's keys")
+    check.add_argument(
+        "names",
+        nargs="*",
+        metavar="POLICY",
+        help="policies to check (default: every policy of the file, or 'default')",
+    )
+    check.add_argument(
+        "--policy-file",
+        type=Path,
+        metavar="FILE",
+        help="TOML file with [policy.NAME] tables, or one policy's keys",
+    )
     _add_now(check)
 
     sim = actions.add_parser(
@@ -73,20 +81,32 @@ def add_parser(sub: Any) -> None:
         "parent-propagation-delay + parent-ds-ttl after it is requested (or withdrawn).",
     )
     sim.add_argument("policy", metavar="POLICY", help="policy name ('default' is built in)")
-    sim.add_argument("--policy-file", type=Path, metavar="FILE",
-                     help="TOML file with [policy.NAME] tables, or one policy's keys")
-    sim.add_argument("--days", type=_days, required=True, metavar="N",
-                     help="how many days to simulate")
-    sim.add_argument("--start", type=_time, metavar="TIME",
-                     help="simulated start (epoch seconds or YYYYMMDDHHMMSS, UTC; "
-                     "default: --now, else the current time)")
+    sim.add_argument(
+        "--policy-file",
+        type=Path,
+        metavar="FILE",
+        help="TOML file with [policy.NAME] tables, or one policy's keys",
+    )
+    sim.add_argument(
+        "--days", type=_days, required=True, metavar="N", help="how many days to simulate"
+    )
+    sim.add_argument(
+        "--start",
+        type=_time,
+        metavar="TIME",
+        help="simulated start (epoch seconds or YYYYMMDDHHMMSS, UTC; "
+        "default: --now, else the current time)",
+    )
     _add_now(sim)
 
 
 def _add_now(parser: argparse.ArgumentParser) -> None:
     # SUPPRESS: the value given before the action ("policy --now T simulate") is kept.
     parser.add_argument(
-        "--now", type=_time, metavar="TIME", default=argparse.SUPPRESS,
+        "--now",
+        type=_time,
+        metavar="TIME",
+        default=argparse.SUPPRESS,
         help="act as if the time were TIME (epoch seconds or YYYYMMDDHHMMSS, UTC)",
     )
 
@@ -140,8 +160,9 @@ def _summary(policy: Policy) -> str:
         parts.append(f"{spec.role.value.upper()} lifetime {life}")
     denial = policy.denial
     if denial.kind.value == "nsec3":
-        parts.append(f"NSEC3 {denial.iterations} iterations"
-                     + (", opt-out" if denial.opt_out else ""))
+        parts.append(
+            f"NSEC3 {denial.iterations} iterations" + (", opt-out" if denial.opt_out else "")
+        )
     else:
         parts.append("NSEC")
     return ", ".join(parts)

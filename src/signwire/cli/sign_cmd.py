@@ -19,6 +19,7 @@ from signwire.errors import KeyStoreError, SigningError, ZoneDataError
 from signwire.keys import algorithms, manager
 from signwire.keys.filestore import FileKeyStore
 from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keys.submit import DsSubmitError
 from signwire.loading.zonefile import read_zonefile
 from signwire.policy.model import Policy, PolicyError
 from signwire.policy.parse import load_policy
@@ -368,6 +369,19 @@ def run(args: argparse.Namespace, now: int) -> int:
         phases.done("sign+write")
         if key_step is not None and setup.state is not None:
             key_step.commit(setup.state, now, plan.serial)
+            submitted = key_step.submit_ds()
+            if submitted:
+                key_step.messages.append(submitted)
+    except DsSubmitError as e:
+        gc.enable()
+        progress.finish()
+        print(
+            f"signwire sign: error: the zone is signed, but {e}; retry with "
+            f"'signwire key ds {names.to_text(origin)} --state {args.state}'"
+            " piped to the command",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     except (KeyStoreError, SigningError, StateError) as e:
         gc.enable()
         progress.finish()

@@ -79,6 +79,26 @@ class KeyStep:
             if action.kind is ActionKind.DELETE_KEY and action.key_id in self.material:
                 _retire_files(self.key_folder, self.material[action.key_id])
 
+    def submit_ds(self) -> str | None:
+        """Hand the DS RRset the parent should now have to the policy's submission command,
+        when this step changed it. Returns what happened, for the log; raises DsSubmitError."""
+        command = self.policy.parent.ds_submit_command
+        changed = any(
+            a.kind in (ActionKind.SUBMIT_DS, ActionKind.WITHDRAW_DS) for a in self.plan.actions
+        )
+        if not command or not changed:
+            return None
+        from signwire.keys.submit import submit_ds
+        from signwire.signing.apex import ds_rdata
+
+        records = [
+            ds_rdata(k.origin, k.dnskey_rdata, k.key_tag, k.algorithm, digest)
+            for k in self.ds_keys
+            for digest in self.policy.parent.digest_types
+        ]
+        submit_ds(command, self.zone, records, ttl=self.policy.timing.parent_ds_ttl)
+        return f"submitted {len(records)} DS record(s) with {command[0]}"
+
 
 def zone_name(origin: bytes) -> str:
     return names.to_text(names.lower(origin))

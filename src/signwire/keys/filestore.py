@@ -59,6 +59,12 @@ class KeyScan:
     notes: list[str] = field(default_factory=list)
     tags: frozenset[int] = frozenset()  # every tag in use by the zone, revoked forms included
 
+    def logged_keys(self) -> list[ZoneKey]:
+        """The keys, after logging each note as a warning (what ``keys_for`` returns)."""
+        for note in self.notes:
+            log.warning("%s", note)
+        return self.keys
+
 
 class FileKeyStore:
     def __init__(self, directory: Path) -> None:
@@ -68,10 +74,7 @@ class FileKeyStore:
 
     def keys_for(self, origin: bytes) -> list[ZoneKey]:
         """The zone's signing keys, sorted by (algorithm, role, key tag); notes are logged."""
-        found = self.scan(origin)
-        for note in found.notes:
-            log.warning("%s", note)
-        return found.keys
+        return self.scan(origin).logged_keys()
 
     def scan(self, origin: bytes) -> KeyScan:
         """The zone's signing keys plus notes about key files of the zone that were skipped."""

@@ -135,11 +135,11 @@ class KeyState:
 
     @property
     def signs_keys(self) -> bool:
-        return self.role in (KeyRole.KSK, KeyRole.CSK)
+        return self.role.signs_keys
 
     @property
     def signs_zone(self) -> bool:
-        return self.role in (KeyRole.ZSK, KeyRole.CSK)
+        return self.role.signs_zone
 
     @property
     def all_hidden(self) -> bool:

@@ -17,6 +17,14 @@ class KeyRole(enum.StrEnum):
     ZSK = "zsk"  # signs everything else
     CSK = "csk"  # does both
 
+    @property
+    def signs_keys(self) -> bool:
+        return self is not KeyRole.ZSK
+
+    @property
+    def signs_zone(self) -> bool:
+        return self is not KeyRole.KSK
+
 
 @dataclass(frozen=True, slots=True)
 class SignerSpec:
@@ -45,8 +53,8 @@ class ZoneKey:
 
     @property
     def signs_keys(self) -> bool:
-        return self.role in (KeyRole.KSK, KeyRole.CSK)
+        return self.role.signs_keys
 
     @property
     def signs_zone(self) -> bool:
-        return self.role in (KeyRole.ZSK, KeyRole.CSK)
+        return self.role.signs_zone

@@ -217,10 +217,7 @@ class Pkcs11KeyStore:
 
     def keys_for(self, origin: bytes) -> list[ZoneKey]:
         """The zone's keys on the token, sorted by (algorithm, role, key tag); notes are logged."""
-        found = self.scan(origin)
-        for note in found.notes:
-            log.warning("%s", note)
-        return found.keys
+        return self.scan(origin).logged_keys()
 
     def scan(self, origin: bytes) -> KeyScan:
         """The zone's keys plus notes about objects of the zone that could not be used."""

@@ -115,7 +115,7 @@ def _check_ds(args: argparse.Namespace, state: StateStore, zone: str, now: int) 
 
     row = state.zone(zone)
     assert row is not None and row.policy is not None
-    policy = load_policy(row.policy, args.policy_file)
+    policy = load_policy(row.policy, args.policy_file or row.policy_file)
     agents = policy.parent.parental_agents
     if not agents:
         raise SignwireError(f"policy {policy.name!r} names no parental agents")
@@ -171,7 +171,7 @@ def _list(args: argparse.Namespace, state: StateStore, now: int) -> int:
         waiting: dict[str, list[str]] = {}
         if row.policy:
             try:
-                policy = load_policy(row.policy, args.policy_file)
+                policy = load_policy(row.policy, args.policy_file or row.policy_file)
                 plan = enforcer.advance(policy, keys, now)
                 for w in plan.waits:
                     until = f" until {_stamp(w.until)}" if w.until else ""

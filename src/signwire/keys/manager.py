@@ -70,6 +70,11 @@ class KeyStep:
             now=now,
             keys=self.plan.keys,
             policy=self.policy.name,
+            policy_file=(
+                None
+                if self.policy.source.startswith("<")
+                else str(Path(self.policy.source).resolve())
+            ),
             next_event_at=self.plan.next_event_at,
             serial=serial,
             messages=self.messages,
@@ -156,7 +161,8 @@ def step(
         material[key.key_id] = dataclasses.replace(zk, role=key.role)
         new_states.append(key)
     plan = dataclasses.replace(plan, keys=tuple(new_states))
-    tags = {k.key_id: k.tag for k in new_states}
+    # keys the enforcer just deleted are no longer in the plan, but their moves are reported
+    tags = {k.key_id: k.tag for k in (*states, *new_states)}
     messages.extend(_describe(plan, tags))
 
     view = plan.instructions(policy)

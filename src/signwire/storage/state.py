@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS zones (
     name TEXT PRIMARY KEY,          -- presentation format, lowercase, with the trailing dot
     policy TEXT,
+    policy_file TEXT,               -- where the policy was read from (NULL: built in)
     last_serial INTEGER,            -- the serial signwire published last
     next_event_at INTEGER,          -- when the enforcer wants to run again
     updated_at INTEGER NOT NULL
@@ -61,6 +62,7 @@ class StateError(SignwireError):
 class ZoneRow:
     name: str
     policy: str | None
+    policy_file: str | None
     last_serial: int | None
     next_event_at: int | None
     updated_at: int
@@ -95,14 +97,16 @@ class StateStore:
 
     def zone(self, name: str) -> ZoneRow | None:
         row = self.db.execute(
-            "SELECT name, policy, last_serial, next_event_at, updated_at FROM zones WHERE name=?",
+            "SELECT name, policy, policy_file, last_serial, next_event_at, updated_at FROM zones"
+            " WHERE name=?",
             (name,),
         ).fetchone()
         return ZoneRow(*row) if row else None
 
     def zones(self) -> list[ZoneRow]:
         rows = self.db.execute(
-            "SELECT name, policy, last_serial, next_event_at, updated_at FROM zones ORDER BY name"
+            "SELECT name, policy, policy_file, last_serial, next_event_at, updated_at FROM zones"
+            " ORDER BY name"
         ).fetchall()
         return [ZoneRow(*r) for r in rows]
 
@@ -152,6 +156,7 @@ class StateStore:
         keys: Sequence[KeyState],
         policy: str | None,
         next_event_at: int | None,
+        policy_file: str | None = None,
         serial: int | None = None,
         messages: Sequence[str] = (),
         applied: Sequence[int] = (),
@@ -161,11 +166,12 @@ class StateStore:
         with self.transaction() as db:
             db.executemany("DELETE FROM pending WHERE id=?", [(i,) for i in applied])
             db.execute(
-                "INSERT INTO zones (name, policy, last_serial, next_event_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET policy=excluded.policy,"
+                "INSERT INTO zones (name, policy, policy_file, last_serial, next_event_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+                " policy=excluded.policy, policy_file=excluded.policy_file,"
                 " last_serial=COALESCE(excluded.last_serial, zones.last_serial),"
                 " next_event_at=excluded.next_event_at, updated_at=excluded.updated_at",
-                (zone, policy, serial, next_event_at, now),
+                (zone, policy, policy_file, serial, next_event_at, now),
             )
             db.execute("DELETE FROM keys WHERE zone=?", (zone,))
             db.executemany(

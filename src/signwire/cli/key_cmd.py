@@ -17,6 +17,7 @@ from signwire.errors import SignwireError
 from signwire.keys import algorithms, enforcer
 from signwire.keys.keystate import RECORD_TYPES, KeyState
 from signwire.keys.model import KeyRole
+from signwire.keys.store import open_store
 from signwire.policy.parse import load_policy
 from signwire.signing.apex import ds_rdata
 from signwire.storage.state import StateStore
@@ -144,13 +145,11 @@ def _check_ds(args: argparse.Namespace, state: StateStore, zone: str, now: int) 
 
 
 def _dnskey_of(state: StateStore, zone: str, key: KeyState) -> bytes:
-    from signwire.keys.filestore import FileKeyStore
-
     origin = names.from_text(zone, None)
-    for zk in FileKeyStore(state.keys_folder(zone)).keys_for(origin):
+    for zk in open_store(state.key_store(zone)).keys_for(origin):
         if zk.key_tag == key.tag and zk.algorithm == key.algorithm:
             return zk.dnskey_rdata
-    raise SignwireError(f"the files of key {key.tag} of {zone} are missing")
+    raise SignwireError(f"key {key.tag} of {zone} is missing from its key store")
 
 
 def _list(args: argparse.Namespace, state: StateStore, now: int) -> int:

@@ -17,8 +17,8 @@ from typing import Any
 from signwire.durations import format_duration, parse_duration
 from signwire.errors import KeyStoreError, SigningError, ZoneDataError
 from signwire.keys import algorithms, manager
-from signwire.keys.filestore import FileKeyStore
 from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keys.store import StoreConfig, open_store
 from signwire.keys.submit import DsSubmitError
 from signwire.loading.zonefile import read_zonefile
 from signwire.policy.model import Policy, PolicyError
@@ -174,6 +174,14 @@ def add_parser(sub: Any) -> None:
         metavar="DIR",
         help="with --policy: where the zone's keys and their states are kept",
     )
+    hsm = p.add_argument_group(
+        "keys in an HSM (PKCS#11) instead of files; the PIN is read from a file or an "
+        "environment variable, never given on the command line"
+    )
+    hsm.add_argument("--hsm-module", metavar="PATH", help="the PKCS#11 module (a .so file)")
+    hsm.add_argument("--hsm-token", metavar="LABEL", help="the token's label")
+    hsm.add_argument("--hsm-pin-file", metavar="FILE", help="file whose first line is the PIN")
+    hsm.add_argument("--hsm-pin-env", metavar="VAR", help="environment variable holding the PIN")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.add_argument("-v", "--verbose", action="store_true", help="also print time spent per phase")
 
@@ -229,16 +237,36 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, file=sys.stderr)
 
 
-def load_or_create_keys(args: argparse.Namespace, origin: bytes, now: int) -> list[ZoneKey]:
-    store = FileKeyStore(args.keys)
+def _hsm_config(args: argparse.Namespace) -> StoreConfig | None:
+    if not (args.hsm_module or args.hsm_token or args.hsm_pin_file or args.hsm_pin_env):
+        return None
+    if not (args.hsm_module and args.hsm_token):
+        raise _Usage("--hsm-module and --hsm-token go together")
+    if bool(args.hsm_pin_file) == bool(args.hsm_pin_env):
+        raise _Usage("give the PIN with exactly one of --hsm-pin-file, --hsm-pin-env")
+    if args.keys is not None:
+        raise _Usage("--keys and --hsm-module are two places for the same keys: choose one")
+    return StoreConfig(
+        "pkcs11",
+        module=args.hsm_module,
+        token=args.hsm_token,
+        pin_file=args.hsm_pin_file and str(Path(args.hsm_pin_file).resolve()),
+        pin_env=args.hsm_pin_env,
+    )
+
+
+def load_or_create_keys(
+    args: argparse.Namespace, origin: bytes, now: int, config: StoreConfig
+) -> list[ZoneKey]:
+    store = open_store(config)
     keys = store.keys_for(origin)
     if keys:
         if args.algorithm is not None and args.algorithm not in {k.algorithm for k in keys}:
             raise KeyStoreError(
-                f"{args.keys} holds keys of algorithm "
+                f"{store.where} holds keys of algorithm "
                 f"{', '.join(sorted({algorithms.mnemonic(k.algorithm) for k in keys}))} for "
                 f"{names.to_text(origin)}, not {algorithms.mnemonic(args.algorithm)}; "
-                "drop --algorithm to use them, or point --keys at another folder"
+                "drop --algorithm to use them, or use another key store"
             )
         return keys
     algorithm = args.algorithm or algorithms.DEFAULT_ALGORITHM
@@ -248,7 +276,7 @@ def load_or_create_keys(args: argparse.Namespace, origin: bytes, now: int) -> li
         _say(
             args,
             f"created {k.role.value.upper()} {k.key_tag} ({algorithms.mnemonic(k.algorithm)})"
-            f" in {args.keys}",
+            f" in {store.where}",
         )
     return keys
 
@@ -256,6 +284,7 @@ def load_or_create_keys(args: argparse.Namespace, origin: bytes, now: int) -> li
 @dataclass(slots=True)
 class _Setup:
     options: SigningOptions
+    store: StoreConfig | None = None  # None with a policy: the zone's remembered store
     policy: Policy | None = None
     state: StateStore | None = None
 
@@ -279,12 +308,15 @@ _OFFLINE_ONLY = (
 
 
 def _setup(args: argparse.Namespace) -> _Setup:
+    hsm = _hsm_config(args)
     if args.policy is None:
-        if args.keys is None:
-            raise _Usage("say where the keys are: --keys DIR, or --policy NAME --state DIR")
         if args.state is not None:
             raise _Usage("--state goes with --policy")
-        return _Setup(options_from(args))
+        if hsm is None and args.keys is None:
+            raise _Usage(
+                "say where the keys are: --keys DIR, --hsm-module/--hsm-token, or --policy"
+            )
+        return _Setup(options_from(args), hsm or StoreConfig.files(args.keys))
     if args.state is None:
         raise _Usage("--policy needs --state DIR (where keys and their states are kept)")
     clash = [flag for flag, attr in _OFFLINE_ONLY if getattr(args, attr) not in (None, False)]
@@ -295,7 +327,7 @@ def _setup(args: argparse.Namespace) -> _Setup:
         options = from_policy(policy)
     except ValueError as e:
         raise _Usage(str(e)) from None
-    return _Setup(options, policy, StateStore(args.state))
+    return _Setup(options, hsm, policy, StateStore(args.state))
 
 
 def run(args: argparse.Namespace, now: int) -> int:
@@ -346,12 +378,16 @@ def run(args: argparse.Namespace, now: int) -> int:
     try:
         previous_serial = None
         if setup.policy is not None and setup.state is not None:
-            key_step = manager.step(setup.policy, origin, setup.state, now)
+            # The token given now, else the store the zone was set up with (state default).
+            config = setup.store or setup.state.key_store(manager.zone_name(origin))
+            key_step = manager.step(setup.policy, origin, setup.state, now, config)
             signing_keys = key_step.keys
             zone_row = setup.state.zone(key_step.zone)
             previous_serial = zone_row.last_serial if zone_row else None
         else:
-            signing_keys = SigningKeys.by_role(load_or_create_keys(args, origin, now), cds=args.cds)
+            assert setup.store is not None
+            keys = load_or_create_keys(args, origin, now, setup.store)
+            signing_keys = SigningKeys.by_role(keys, cds=args.cds)
         progress.start("planning")
         gc.disable()
         plan = full.plan(snapshot, signing_keys, options, now, previous_serial=previous_serial)

@@ -70,6 +70,20 @@ class FileKeyStore:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
+    @property
+    def where(self) -> str:
+        return str(self.directory)
+
+    def retire(self, key: ZoneKey) -> None:
+        """Move the key's files to ``retired/``: out of use, still there for forensics."""
+        stem = bindfile.file_stem(key.origin, key.algorithm, key.key_tag)
+        retired = self.directory / "retired"
+        retired.mkdir(mode=0o700, exist_ok=True)
+        for suffix in (".key", ".private"):
+            path = self.directory / (stem + suffix)
+            if path.exists():
+                os.replace(path, retired / path.name)
+
     # --- reading ------------------------------------------------------------------------------
 
     def keys_for(self, origin: bytes) -> list[ZoneKey]:

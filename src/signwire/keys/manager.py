@@ -16,17 +16,16 @@ If anything fails before step 4, nothing is saved, and the next run starts from 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms, bindfile, enforcer
-from signwire.keys.filestore import FileKeyStore
+from signwire.keys import algorithms, enforcer
 from signwire.keys.keystate import KeyState
 from signwire.keys.model import KeyRole, ZoneKey
 from signwire.keys.plan import ActionKind, DsGone, DsSeen, Event, KeyCompromised, Plan, RollKey
+from signwire.keys.store import KeyStore, StoreConfig, open_store
 from signwire.policy.model import Policy
 from signwire.signing.keyset import SigningKeys
 from signwire.storage.state import StateStore
@@ -43,7 +42,8 @@ class KeyStep:
     keys: SigningKeys
     material: dict[str, ZoneKey]  # key id -> key, for every key the states mention
     applied: list[int]  # pending reports this step consumed
-    key_folder: Path
+    store: KeyStore
+    store_config: StoreConfig
     messages: list[str] = field(default_factory=list)
 
     @property
@@ -70,6 +70,7 @@ class KeyStep:
             now=now,
             keys=self.plan.keys,
             policy=self.policy.name,
+            key_store=self.store_config,
             policy_file=(
                 None
                 if self.policy.source.startswith("<")
@@ -82,7 +83,7 @@ class KeyStep:
         )
         for action in self.plan.actions:
             if action.kind is ActionKind.DELETE_KEY and action.key_id in self.material:
-                _retire_files(self.key_folder, self.material[action.key_id])
+                self.store.retire(self.material[action.key_id])
 
     def submit_ds(self) -> str | None:
         """Hand the DS RRset the parent should now have to the policy's submission command,
@@ -129,11 +130,11 @@ def events_from_pending(
 
 
 def step(
-    policy: Policy, origin: bytes, state: StateStore, now: int, store: FileKeyStore | None = None
+    policy: Policy, origin: bytes, state: StateStore, now: int, config: StoreConfig
 ) -> KeyStep:
     """Steps 1 to 3 above: nothing is saved until :meth:`KeyStep.commit`."""
     zone = zone_name(origin)
-    store = store or FileKeyStore(state.keys_folder(zone))
+    store = open_store(config)
     states = state.key_states(zone)
     events, applied = events_from_pending(state.pending(zone), states)
     plan = enforcer.advance(policy, states, now, events=events)
@@ -155,8 +156,8 @@ def step(
             zk = on_disk.get((key.algorithm, key.tag))
             if zk is None:
                 raise KeyStoreError(
-                    f"key {key.tag} ({key.key_id}) of {zone} is in the state but its files are"
-                    f" not in {store.directory}; restore them from a backup"
+                    f"key {key.tag} ({key.key_id}) of {zone} is in the state but not in"
+                    f" {store.where}; restore it from a backup"
                 )
         material[key.key_id] = dataclasses.replace(zk, role=key.role)
         new_states.append(key)
@@ -178,7 +179,7 @@ def step(
         cdnskey=pick(view.cdnskey),
         cds_digests=view.cds_digest_types,
     )
-    return KeyStep(zone, policy, plan, keys, material, applied, store.directory, messages)
+    return KeyStep(zone, policy, plan, keys, material, applied, store, config, messages)
 
 
 def _describe(plan: Plan, tags: dict[str, int | None]) -> list[str]:
@@ -195,14 +196,3 @@ def _describe(plan: Plan, tags: dict[str, int | None]) -> list[str]:
             out.append(f"key {tags.get(a.key_id)}: no longer cached anywhere; retiring its files")
     out.extend(plan.notices)
     return out
-
-
-def _retire_files(folder: Path, key: ZoneKey) -> None:
-    # Moved aside, not unlinked: an operator may still want the material for forensics.
-    stem = bindfile.file_stem(key.origin, key.algorithm, key.key_tag)
-    retired = folder / "retired"
-    retired.mkdir(mode=0o700, exist_ok=True)
-    for suffix in (".key", ".private"):
-        path = folder / (stem + suffix)
-        if path.exists():
-            shutil.move(str(path), str(retired / path.name))

@@ -435,6 +435,10 @@ class Pkcs11KeyStore:
             private_template=private_template,
         )
 
+    def retire(self, key: ZoneKey) -> None:
+        """A key no record of which can be cached any more leaves the token."""
+        self.destroy(key)
+
     def destroy(self, key: ZoneKey) -> None:
         """Remove both halves of ``key`` from the token (the enforcer decides when it is safe)."""
         locator = locator_of(key.signer)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from signwire.errors import SignwireError
 from signwire.keys.keystate import KeyState
+from signwire.keys.store import StoreConfig
 
 SCHEMA_VERSION = 1
 
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS zones (
     name TEXT PRIMARY KEY,          -- presentation format, lowercase, with the trailing dot
     policy TEXT,
     policy_file TEXT,               -- where the policy was read from (NULL: built in)
+    key_store TEXT,                 -- StoreConfig as JSON: where the keys are (never a PIN)
     last_serial INTEGER,            -- the serial signwire published last
     next_event_at INTEGER,          -- when the enforcer wants to run again
     updated_at INTEGER NOT NULL
@@ -54,6 +56,9 @@ CREATE TABLE IF NOT EXISTS log (
 """
 
 
+_ZONE_COLUMNS = "name, policy, policy_file, key_store, last_serial, next_event_at, updated_at"
+
+
 class StateError(SignwireError):
     """The state directory cannot be used (unreadable, newer schema, locked too long)."""
 
@@ -63,6 +68,7 @@ class ZoneRow:
     name: str
     policy: str | None
     policy_file: str | None
+    key_store: str | None
     last_serial: int | None
     next_event_at: int | None
     updated_at: int
@@ -95,18 +101,23 @@ class StateStore:
     def keys_folder(self, zone: str) -> Path:
         return self.directory / "keys" / zone.rstrip(".").lower()
 
+    def key_store(self, zone: str) -> StoreConfig:
+        """Where the zone's keys are: as the state remembers it, else the files default."""
+        row = self.zone(zone)
+        if row is not None and row.key_store:
+            return StoreConfig.from_json(row.key_store)
+        return StoreConfig.files(self.keys_folder(zone))
+
     def zone(self, name: str) -> ZoneRow | None:
         row = self.db.execute(
-            "SELECT name, policy, policy_file, last_serial, next_event_at, updated_at FROM zones"
-            " WHERE name=?",
+            f"SELECT {_ZONE_COLUMNS} FROM zones WHERE name=?",
             (name,),
         ).fetchone()
         return ZoneRow(*row) if row else None
 
     def zones(self) -> list[ZoneRow]:
         rows = self.db.execute(
-            "SELECT name, policy, policy_file, last_serial, next_event_at, updated_at FROM zones"
-            " ORDER BY name"
+            f"SELECT {_ZONE_COLUMNS} FROM zones ORDER BY name"
         ).fetchall()
         return [ZoneRow(*r) for r in rows]
 
@@ -157,6 +168,7 @@ class StateStore:
         policy: str | None,
         next_event_at: int | None,
         policy_file: str | None = None,
+        key_store: StoreConfig | None = None,
         serial: int | None = None,
         messages: Sequence[str] = (),
         applied: Sequence[int] = (),
@@ -166,12 +178,21 @@ class StateStore:
         with self.transaction() as db:
             db.executemany("DELETE FROM pending WHERE id=?", [(i,) for i in applied])
             db.execute(
-                "INSERT INTO zones (name, policy, policy_file, last_serial, next_event_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
-                " policy=excluded.policy, policy_file=excluded.policy_file,"
+                "INSERT INTO zones (name, policy, policy_file, key_store, last_serial,"
+                " next_event_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO"
+                " UPDATE SET policy=excluded.policy, policy_file=excluded.policy_file,"
+                " key_store=excluded.key_store,"
                 " last_serial=COALESCE(excluded.last_serial, zones.last_serial),"
                 " next_event_at=excluded.next_event_at, updated_at=excluded.updated_at",
-                (zone, policy, policy_file, serial, next_event_at, now),
+                (
+                    zone,
+                    policy,
+                    policy_file,
+                    key_store.to_json() if key_store else None,
+                    serial,
+                    next_event_at,
+                    now,
+                ),
             )
             db.execute("DELETE FROM keys WHERE zone=?", (zone,))
             db.executemany(

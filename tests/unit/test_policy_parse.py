@@ -253,3 +253,17 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     orphan.write_text('[policy.a]\nbased-on = "zzz"\n')
     with pytest.raises(PolicyError, match=r"orphan\.toml: policy 'a': based-on: .*'zzz'"):
         load_policies(orphan)
+
+
+def test_a_policy_directory_holds_one_policy_per_file(tmp_path):
+    from signwire.policy.parse import load_policies, load_policy
+
+    (tmp_path / "slow.toml").write_text('algorithm = "ED25519"\nzsk-lifetime = "180d"\n')
+    (tmp_path / "more.toml").write_text('[policy.csk]\nkeys = "csk"\n')
+    (tmp_path / "notes.txt").write_text("not a policy")
+    policies = load_policies(tmp_path)
+    assert set(policies) == {"slow", "csk"}
+    assert load_policy("slow", tmp_path).algorithm == 15
+    (tmp_path / "again.toml").write_text('[policy.slow]\nalgorithm = "ED448"\n')
+    with pytest.raises(PolicyError, match="defined twice"):
+        load_policies(tmp_path)

@@ -59,13 +59,40 @@ _REFUSED_DIGESTS = {"SHA-1": 1, "SHA1": 1, "1": 1, "GOST": 3, "GOST R 34.11-94":
 
 KNOWN_KEYS: frozenset[str] = frozenset(
     {
-        "based-on", "algorithm", "key-size", "keys", "ksk-lifetime", "zsk-lifetime",
-        "csk-lifetime", "ksk-rollover", "dnskey-ttl", "max-zone-ttl", "parent-ds-ttl",
-        "zone-propagation-delay", "parent-propagation-delay", "publish-safety", "retire-safety",
-        "soa-expire", "soa-negative-ttl", "serial", "signature-validity", "signature-refresh",
-        "signature-jitter", "signature-inception-offset", "dnskey-signature-validity", "denial",
-        "nsec3-iterations", "nsec3-salt", "nsec3-salt-length", "nsec3-resalt", "nsec3-opt-out",
-        "cds", "cdnskey", "cds-digest-types", "parental-agents", "ds-submit-command",
+        "based-on",
+        "algorithm",
+        "key-size",
+        "keys",
+        "ksk-lifetime",
+        "zsk-lifetime",
+        "csk-lifetime",
+        "ksk-rollover",
+        "dnskey-ttl",
+        "max-zone-ttl",
+        "parent-ds-ttl",
+        "zone-propagation-delay",
+        "parent-propagation-delay",
+        "publish-safety",
+        "retire-safety",
+        "soa-expire",
+        "soa-negative-ttl",
+        "serial",
+        "signature-validity",
+        "signature-refresh",
+        "signature-jitter",
+        "signature-inception-offset",
+        "dnskey-signature-validity",
+        "denial",
+        "nsec3-iterations",
+        "nsec3-salt",
+        "nsec3-salt-length",
+        "nsec3-resalt",
+        "nsec3-opt-out",
+        "cds",
+        "cdnskey",
+        "cds-digest-types",
+        "parental-agents",
+        "ds-submit-command",
     }
 )
 
@@ -85,7 +112,20 @@ def default_policy() -> Policy:
 
 
 def load_policies(path: str | Path) -> dict[str, Policy]:
-    """Every policy in a configuration file (``[policy.NAME]``) or a one-policy file."""
+    """Every policy in a configuration file (``[policy.NAME]``), a one-policy file (named after
+    the file), or a policy directory: every ``*.toml`` file in it, each read that way."""
+    if Path(path).is_dir():
+        found: dict[str, Policy] = {}
+        for file in sorted(Path(path).glob("*.toml")):
+            for name, policy in load_policies(file).items():
+                if name in found:
+                    raise PolicyError(
+                        f"defined twice, here and in {found[name].source}",
+                        path=str(file),
+                        policy=name,
+                    )
+                found[name] = policy
+        return found
     source = str(path)
     try:
         with open(path, "rb") as f:
@@ -248,7 +288,9 @@ def _merged(name: str, tables: Mapping[str, Mapping[str, Any]], source: str) -> 
         if current in seen:
             raise PolicyError(
                 f"based-on loops: {' -> '.join([*seen, current])}",
-                path=source, policy=name, key="based-on",
+                path=source,
+                policy=name,
+                key="based-on",
             )
         seen.append(current)
         if current in tables:
@@ -258,7 +300,9 @@ def _merged(name: str, tables: Mapping[str, Mapping[str, Any]], source: str) -> 
         else:
             raise PolicyError(
                 f"based-on names {current!r}, which is neither in this file nor built in",
-                path=source, policy=name, key="based-on",
+                path=source,
+                policy=name,
+                key="based-on",
             )
         unknown = sorted(set(table) - KNOWN_KEYS)
         if unknown:
@@ -268,7 +312,9 @@ def _merged(name: str, tables: Mapping[str, Mapping[str, Any]], source: str) -> 
                 hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise PolicyError(
                 f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(hints)}",
-                path=source, policy=current, key=unknown[0],
+                path=source,
+                policy=current,
+                key=unknown[0],
             )
         chain.append(table)
         base = table.get("based-on")
@@ -496,7 +542,7 @@ class _Fields:
     def hex_salt(self, key: str) -> bytes:
         value = self.raw.get(key, "")
         if not isinstance(value, str):
-            self.fail(key, f"must be hex text (\"\" for no salt), not {value!r}")
+            self.fail(key, f'must be hex text ("" for no salt), not {value!r}')
             return b""
         text = value.strip()
         if text in ("", "-"):
@@ -524,7 +570,7 @@ class _Fields:
             elif word in _REFUSED_DIGESTS:
                 self.fail(key, f"{item!r} must not be used for DS records (RFC 8624 §3.3)")
             else:
-                self.fail(key, f"unknown digest type {item!r}; use \"SHA-256\" or \"SHA-384\"")
+                self.fail(key, f'unknown digest type {item!r}; use "SHA-256" or "SHA-384"')
         return tuple(found)
 
     def parental_agents(self, key: str) -> tuple[ParentalAgent, ...]:
@@ -551,8 +597,10 @@ class _Fields:
             except ValueError as e:
                 self.fail(key, f"cannot split into words: {e}")
                 return None
-        if not isinstance(value, list) or not value or not all(
-            isinstance(v, str) and v for v in value
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v for v in value)
         ):
             self.fail(key, "must be a non-empty list of words (program and arguments)")
             return None

@@ -271,3 +271,27 @@ def test_subprocess_on_a_pipe_prints_no_progress(
     assert result.code == 0, result.err
     assert "SOA" in result.out
     assert "\r" not in result.err and "\x1b[" not in result.err, repr(result.err)
+
+
+def test_cds_delete_form(tmp_path, signwire):
+    """RFC 8078 §4: CDS 0 0 0 00 and CDNSKEY 0 3 0 AA==, signed by the KSK."""
+    import dns.rdatatype
+    import dns.zone
+
+    zone = tmp_path / "z.zone"
+    zone.write_text("$ORIGIN example.test.\n$TTL 300\n@ SOA ns1 h 1 2 3 4 5\n@ NS ns1\n"
+                    "ns1 A 192.0.2.1\n")
+    out = tmp_path / "z.signed"
+    code, _, err = signwire("sign", zone, "--origin", "example.test.", "--keys", tmp_path / "k",
+                            "--cds-delete", "-o", out)
+    assert code == 0, err
+    signed = dns.zone.from_file(str(out), origin="example.test.", relativize=False)
+    cds = signed.find_rdataset("example.test.", dns.rdatatype.CDS)
+    cdnskey = signed.find_rdataset("example.test.", dns.rdatatype.CDNSKEY)
+    assert [r.to_text() for r in cds] == ["0 0 0 00"]
+    assert [r.to_text() for r in cdnskey] == ["0 3 0 AA=="]
+    sigs = signed.find_rdataset("example.test.", dns.rdatatype.RRSIG, dns.rdatatype.CDS)
+    assert len(sigs) == 1
+    code, _, err = signwire("sign", zone, "--origin", "example.test.", "--keys", tmp_path / "k",
+                            "--cds-delete", "--cds", "-o", out)
+    assert code == 2

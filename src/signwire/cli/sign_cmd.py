@@ -149,10 +149,17 @@ def add_parser(sub: Any) -> None:
         metavar="TTL",
         help="TTL of the DNSKEY RRset (default: the input's, else 3600)",
     )
-    p.add_argument(
+    cds = p.add_mutually_exclusive_group()
+    cds.add_argument(
         "--cds",
         action="store_true",
         help="publish CDS (SHA-256) and CDNSKEY for the key-signing keys (RFC 7344)",
+    )
+    cds.add_argument(
+        "--cds-delete",
+        action="store_true",
+        help="publish the RFC 8078 delete form of CDS and CDNSKEY: ask the parent to remove "
+        "the DS (before taking the zone insecure)",
     )
     p.add_argument(
         "--strip-dnssec",
@@ -303,6 +310,7 @@ _OFFLINE_ONLY = (
     ("--jitter", "jitter"),
     ("--serial", "serial"),
     ("--dnskey-ttl", "dnskey_ttl"),
+    ("--cds-delete", "cds_delete"),
     ("--cds", "cds"),
 )
 
@@ -387,7 +395,7 @@ def run(args: argparse.Namespace, now: int) -> int:
         else:
             assert setup.store is not None
             keys = load_or_create_keys(args, origin, now, setup.store)
-            signing_keys = SigningKeys.by_role(keys, cds=args.cds)
+            signing_keys = SigningKeys.by_role(keys, cds=args.cds, cds_delete=args.cds_delete)
         progress.start("planning")
         gc.disable()
         plan = full.plan(snapshot, signing_keys, options, now, previous_serial=previous_serial)

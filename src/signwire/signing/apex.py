@@ -12,6 +12,9 @@ from signwire.zones.records import Record
 from signwire.zones.rrtypes import CDNSKEY, CDS, DNSKEY, NSEC3PARAM, SOA
 
 DEFAULT_DNSKEY_TTL = 3600
+# RFC 8078 §4: the records that ask a parent to remove the DS RRset.
+CDS_DELETE = bytes(5)  # key tag 0, algorithm 0, digest type 0, one zero octet of digest
+CDNSKEY_DELETE = b"\x00\x00\x03\x00\x00"  # flags 0, protocol 3, algorithm 0, key 0x00
 
 
 _DIGESTS = {SHA256: hashlib.sha256, SHA384: hashlib.sha384}
@@ -55,7 +58,7 @@ def apex_records(
     new_soa = (soa[0], SOA, soa[2], new_rdata, soa[4])
 
     own_types = {DNSKEY, NSEC3PARAM, SOA}
-    if keys.cds or keys.cdnskey:
+    if keys.cds or keys.cdnskey or keys.cds_delete:
         own_types |= {CDS, CDNSKEY}
     kept = [r for r in recs if r[1] not in own_types]
     input_dnskeys = [r for r in recs if r[1] == DNSKEY]
@@ -76,6 +79,9 @@ def apex_records(
             rdata = ds_rdata(owner, k.dnskey_rdata, k.key_tag, k.algorithm, digest)
             out.append((owner, CDS, ttl, rdata, 0))
     out.extend((owner, CDNSKEY, ttl, k.dnskey_rdata, 0) for k in keys.cdnskey)
+    if keys.cds_delete:
+        out.append((owner, CDS, ttl, CDS_DELETE, 0))
+        out.append((owner, CDNSKEY, ttl, CDNSKEY_DELETE, 0))
     if options.nsec3 is not None:
         param = nsec3.param_rdata(options.nsec3)
         out.append((owner, NSEC3PARAM, int.from_bytes(minimum, "big"), param, 0))

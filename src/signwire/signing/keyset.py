@@ -26,9 +26,14 @@ class SigningKeys:
     cds: tuple[ZoneKey, ...] = ()  # CDS records are published for these (RFC 7344)
     cdnskey: tuple[ZoneKey, ...] = ()
     cds_digests: tuple[int, ...] = (SHA256,)
+    # RFC 8078 §4: ask the parent to remove every DS (the zone is going insecure). Publishes
+    # the delete forms "CDS 0 0 0 00" and "CDNSKEY 0 3 0 AA==" instead of real ones.
+    cds_delete: bool = False
 
     @classmethod
-    def by_role(cls, keys: Iterable[ZoneKey], *, cds: bool = False) -> SigningKeys:
+    def by_role(
+        cls, keys: Iterable[ZoneKey], *, cds: bool = False, cds_delete: bool = False
+    ) -> SigningKeys:
         keys = tuple(keys)
         ksks = tuple(k for k in keys if k.signs_keys)
         return cls(
@@ -37,6 +42,7 @@ class SigningKeys:
             zone_signers=tuple(k for k in keys if k.signs_zone),
             cds=ksks if cds else (),
             cdnskey=ksks if cds else (),
+            cds_delete=cds_delete,
         )
 
     def check(self, origin: bytes) -> None:

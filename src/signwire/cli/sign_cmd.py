@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from signwire.loading.zonefile import read_zonefile
 from signwire.policy.model import Policy, PolicyError
 from signwire.policy.parse import load_policy
 from signwire.publication.zonefile import atomic_output
-from signwire.runtime.signing_pool import render_plan
+from signwire.runtime.signing_pool import write_plan
 from signwire.signing import full
 from signwire.signing.apex import ds_rdata
 from signwire.signing.keyset import SigningKeys
@@ -403,16 +404,14 @@ def run(args: argparse.Namespace, now: int) -> int:
         # double the memory the forked workers inherit.
         del snapshot
         phases.done("plan")
-        made = 0
         progress.start("signing")
         with atomic_output(output) as out:
             out.write(
                 f"; {names.to_text(origin)} signed by signwire at "
                 f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}\n"
             )
-            for text, count in render_plan(plan, args.jobs, progress.update):
-                out.write(text)
-                made += count
+            scratch = None if output == "-" else os.path.dirname(os.path.abspath(output))
+            made = write_plan(plan, out, args.jobs, progress.update, scratch)
         phases.done("sign+write")
         if key_step is not None and setup.state is not None:
             key_step.commit(setup.state, now, plan.serial)

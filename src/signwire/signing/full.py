@@ -40,6 +40,8 @@ def plan(
     *,
     previous_serial: int | None = None,
 ) -> SigningPlan:
+    """The plan of the signed zone. It takes over the snapshot (NSEC records are appended to
+    the snapshot's own record lists), so sign a snapshot once."""
     keys.check(snapshot.origin)
     names = list(snapshot.names)
     if options.max_ttl is not None:

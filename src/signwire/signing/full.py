@@ -8,7 +8,6 @@ the context a worker needs to sign and render them. Producing the RRSIGs and tex
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -19,7 +18,6 @@ from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
 from signwire.signing.render import KeyUse, RenderContext, Unit
 from signwire.signing.rrsig import SigTiming
-from signwire.zones.kinds import NameKind
 from signwire.zones.rrtypes import SOA
 from signwire.zones.snapshot import ZoneSnapshot
 
@@ -59,7 +57,9 @@ def plan(
             chain = nsec3.build_chain(names, snapshot.origin, options.nsec3, ttl)
         except ValueError as e:
             raise SigningError(str(e)) from None
-        units = list(heapq.merge(names, chain, key=itemgetter(0)))
+        # Two sorted runs: Timsort merges them in one linear pass, in C.
+        units = names + chain
+        units.sort(key=itemgetter(0))
 
     jitter = options.effective_jitter
     dnskey_validity = options.dnskey_validity or options.validity
@@ -72,8 +72,7 @@ def plan(
             now - options.inception_offset, now + dnskey_validity, min(jitter, dnskey_validity // 4)
         ),
     )
-    authoritative = sum(1 for _, kind, _ in snapshot.names if kind is not NameKind.OCCLUDED)
-    return SigningPlan(units, context, serial, authoritative)
+    return SigningPlan(units, context, serial, snapshot.authoritative)
 
 
 def _cap_ttls(names: list[Unit], ceiling: int) -> list[Unit]:

@@ -69,16 +69,24 @@ def build_chain(
     okey = names[0][0]
     present: set[bytes] = set()
     entries: list[tuple[bytes, NameKind | None, frozenset[int]]] = []  # (owner, kind, types)
+    opt_out = params.opt_out
+    delegation, occluded = NameKind.DELEGATION, NameKind.OCCLUDED
+    olen = len(okey)
     for key, kind, recs in names:
-        if kind is NameKind.OCCLUDED:
+        if kind is occluded:
             continue
-        types = frozenset(r[1] for r in recs)
-        present.add(key)
-        if key != okey:
+        # Everything below a delegation is occluded, so no later name asks whether a
+        # delegation exists: only other names need to be remembered as present.
+        if kind is not delegation:
+            present.add(key)
+        # An empty non-terminal can only sit between a name and the apex when the name's
+        # parent is not the apex; in a TLD nearly every name is a child of the apex.
+        if key != okey and key.rfind(b"\x00") != olen and key[: key.rfind(b"\x00")] not in present:
             _add_empty_non_terminals(key, recs[0][0], okey, present, entries)
-        if params.opt_out and kind is NameKind.DELEGATION and DS not in types:
+        rdtypes = [r[1] for r in recs]
+        if opt_out and kind is delegation and DS not in rdtypes:
             continue
-        entries.append((recs[0][0], kind, types))
+        entries.append((recs[0][0], kind, frozenset(rdtypes)))
 
     hashed = sorted((nsec3_hash(owner, params), kind, types) for owner, kind, types in entries)
     for i in range(1, len(hashed)):

@@ -18,7 +18,7 @@ from operator import itemgetter
 from signwire.errors import ZoneDataError
 from signwire.zones import checks
 from signwire.zones.kinds import NameKind
-from signwire.zones.names import canonical_key, is_subdomain, to_text
+from signwire.zones.names import canonical_key, to_text
 from signwire.zones.records import ParsedZone, Record
 from signwire.zones.rrtypes import DNAME, NS, SOA
 
@@ -33,6 +33,7 @@ class ZoneSnapshot:
     names: list[Name]
     soa: Record
     warnings: list[str] = field(default_factory=list)
+    authoritative: int = 0  # names that are not occluded: those that get NSEC or NSEC3
 
     @property
     def apex(self) -> Name:
@@ -54,13 +55,15 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
     groups: dict[bytes, list[Record]] = {}
     last_owner: bytes | None = None
     current: list[Record] = []
+    olen = len(okey)
     for rec in parsed.records:
         owner = rec[0]
         # Records of one owner share one bytes object (the reader's contract), so identity
         # is the cheap test; equal owners written in different places still meet in the dict.
         if owner is not last_owner:
             key = canonical_key(owner)
-            if not is_subdomain(key, okey):
+            # is_subdomain(key, okey), inline: this runs for every owner of the zone
+            if not (key.startswith(okey) and (len(key) == olen or key[olen] == 0 or not olen)):
                 problems.add(rec[4], f"{to_text(owner)} is outside the zone {to_text(origin)}")
                 last_owner = None
                 continue
@@ -79,25 +82,36 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
     cut: bytes | None = None  # key of the innermost zone cut or DNAME we are below
     soa: Record | None = None
     warnings: list[str] = []
+    authoritative = 0
+    occluded, apex, delegation, auth = (
+        NameKind.OCCLUDED,
+        NameKind.APEX,
+        NameKind.DELEGATION,
+        NameKind.AUTH,
+    )
+    check_name = checks.check_name
     for key in sorted(groups):
         recs = groups[key]
-        recs.sort(key=_by_type)
+        if len(recs) > 1:
+            recs.sort(key=_by_type)
         types = {r[1] for r in recs}
-        if cut is not None and key != cut and is_subdomain(key, cut):
-            kind = NameKind.OCCLUDED
+        # is_subdomain(key, cut), inline; canonical order puts a cut's subtree right after it
+        if cut is not None and key.startswith(cut) and key != cut and key[len(cut)] == 0:
+            kind = occluded
         else:
             cut = None
+            authoritative += 1
             if key == okey:
-                kind = NameKind.APEX
+                kind = apex
             elif NS in types:
-                kind = NameKind.DELEGATION
+                kind = delegation
                 cut = key
             else:
-                kind = NameKind.AUTH
-            if DNAME in types and kind is not NameKind.DELEGATION:
+                kind = auth
+            if DNAME in types and kind is not delegation:
                 cut = key
-        recs = checks.check_name(recs, types, kind, problems, warnings, strip_dnssec=strip_dnssec)
-        if kind is NameKind.APEX:
+        recs = check_name(recs, types, kind, problems, warnings, strip_dnssec=strip_dnssec)
+        if kind is apex:
             soa = next((r for r in recs if r[1] == SOA), None)
         names.append((key, kind, recs))
 
@@ -105,7 +119,7 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
         problems.add(0, f"no SOA record at the zone apex {to_text(origin)}")
     problems.raise_if_any()
     assert soa is not None
-    return ZoneSnapshot(origin, parsed.path, names, soa, warnings)
+    return ZoneSnapshot(origin, parsed.path, names, soa, warnings, authoritative)
 
 
 __all__ = ["Name", "NameKind", "ZoneDataError", "ZoneSnapshot", "build"]

@@ -340,6 +340,19 @@ def _setup(args: argparse.Namespace) -> _Setup:
 
 
 def run(args: argparse.Namespace, now: int) -> int:
+    # The zone becomes millions of small tuples and lists with no reference cycles. Left on,
+    # the cyclic collector would walk them again and again while they are built, and a
+    # collection switched back on between phases would sweep all of them at once.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(args, now)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(args: argparse.Namespace, now: int) -> int:
     started = time.monotonic()
     try:
         origin = names.from_text(
@@ -356,9 +369,6 @@ def run(args: argparse.Namespace, now: int) -> int:
 
     progress = Progress(enabled=None if not args.quiet else False)
     phases = _Phases()
-    # The zone becomes millions of small tuples and lists that hold no reference cycles; the
-    # cyclic collector would walk all of them again and again while they are built.
-    gc.disable()
     try:
         progress.start("reading")
         parsed = read_zonefile(args.zonefile, origin)
@@ -375,8 +385,6 @@ def run(args: argparse.Namespace, now: int) -> int:
         progress.finish()
         print(f"signwire sign: error: {args.zonefile}: {e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
-    finally:
-        gc.enable()
     for w in snapshot.warnings[:SHOW_WARNINGS]:
         _say(args, f"signwire sign: warning: {w}")
     if len(snapshot.warnings) > SHOW_WARNINGS:
@@ -398,7 +406,6 @@ def run(args: argparse.Namespace, now: int) -> int:
             keys = load_or_create_keys(args, origin, now, setup.store)
             signing_keys = SigningKeys.by_role(keys, cds=args.cds, cds_delete=args.cds_delete)
         progress.start("planning")
-        gc.disable()
         plan = full.plan(snapshot, signing_keys, options, now, previous_serial=previous_serial)
         # The plan holds every record it needs; the snapshot's own per-name lists would only
         # double the memory the forked workers inherit.
@@ -419,7 +426,6 @@ def run(args: argparse.Namespace, now: int) -> int:
             if submitted:
                 key_step.messages.append(submitted)
     except DsSubmitError as e:
-        gc.enable()
         progress.finish()
         print(
             f"signwire sign: error: the zone is signed, but {e}; retry with "
@@ -429,19 +435,16 @@ def run(args: argparse.Namespace, now: int) -> int:
         )
         return EXIT_FAILURE
     except (KeyStoreError, SigningError, StateError) as e:
-        gc.enable()
         progress.finish()
         print(f"signwire sign: error: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except OSError as e:
-        gc.enable()
         progress.finish()
         print(
             f"signwire sign: error: cannot write {e.filename or output}: {e.strerror}",
             file=sys.stderr,
         )
         return EXIT_FAILURE
-    gc.enable()
     progress.finish()
     _report(args, origin, options, plan, made, output, started, phases, signing_keys, key_step)
     return EXIT_OK

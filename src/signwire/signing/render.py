@@ -119,8 +119,10 @@ def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tupl
     for _key, kind, recs in units:
         owner = recs[0][0]
         owner_text = cache.owner(owner)
-        if len(recs) > 1:
+        if kind is NameKind.APEX:
             recs = sorted(recs, key=_type_order)
+        # Elsewhere the records come grouped by type already (the snapshot sorted them and
+        # the plan only appended the one NSEC): an RRset is a run of equal types.
         n = len(recs)
         i = 0
         while i < n:

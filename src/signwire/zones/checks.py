@@ -17,6 +17,7 @@ from signwire.zones.rrtypes import CNAME, DNAME, DNSKEY, DS, GLUE_TYPES, NS, SIG
 
 _DELEGATION_TYPES = frozenset({NS, DS}) | GLUE_TYPES
 _NOTABLE = frozenset({CNAME, DNAME, SOA, DNSKEY})
+_ATTENTION = SIGNER_TYPES | _NOTABLE | {DS}
 
 
 class Problems:
@@ -56,6 +57,17 @@ def check_name(
     strip_dnssec: bool,
 ) -> list[Record]:
     """Check one name's records (sorted by type); returns them with duplicates removed."""
+    # The shape of most names of a TLD: two records of one ordinary type (a delegation's NS
+    # pair). Only a TTL mismatch or a duplicate could be wrong with it.
+    if (
+        len(recs) == 2
+        and len(types) == 1
+        and (kind is NameKind.DELEGATION or kind is NameKind.AUTH)
+        and not types & _ATTENTION
+        and recs[0][2] == recs[1][2]
+        and recs[0][3] != recs[1][3]
+    ):
+        return recs
     owner = recs[0][0]
     if types & SIGNER_TYPES:
         if strip_dnssec:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import base64
-import struct
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import dns.zone
 import pytest
 
 from interop.verifiers import dnssec_verify, ldns_verify_zone, require_program
+from oracle import rrsig_signing_data
 from signwire.keys import algorithms as A
 from signwire.keys.filestore import FileKeyStore
 from signwire.keys.model import KeyRole, ZoneKey
@@ -71,27 +71,6 @@ def dnskey_from_key_file(path: Path) -> tuple[dns.name.Name, dns.rdata.Rdata]:
     raise AssertionError(f"no DNSKEY in {path}")
 
 
-def signing_data(rrset: dns.rrset.RRset, rrsig: dns.rdata.Rdata) -> bytes:
-    """RFC 4034 §3.1.8.1 signed data."""
-    head = (
-        struct.pack(
-            "!HBBIIIH",
-            rrsig.type_covered,
-            rrsig.algorithm,
-            rrsig.labels,
-            rrsig.original_ttl,
-            rrsig.expiration,
-            rrsig.inception,
-            rrsig.key_tag,
-        )
-        + rrsig.signer.canonicalize().to_wire()
-    )
-    owner = rrset.name.canonicalize().to_wire()
-    fixed = struct.pack("!HHI", rrset.rdtype, rrset.rdclass, rrsig.original_ttl)
-    wires = sorted(rd.to_digestable() for rd in rrset)
-    return head + b"".join(owner + fixed + struct.pack("!H", len(w)) + w for w in wires)
-
-
 def assert_signs_for_dnspython(key: ZoneKey, key_file: Path) -> None:
     owner, dnskey = dnskey_from_key_file(key_file)
     assert owner == dns.name.from_text(ZONE)
@@ -103,7 +82,7 @@ def assert_signs_for_dnspython(key: ZoneKey, key_file: Path) -> None:
         "RRSIG",
         f"A {key.algorithm} 3 300 1900000000 1700000000 {key.key_tag} {ZONE} AA==",
     )
-    signature = A.load_signer(key.signer)(signing_data(rrset, template))
+    signature = A.load_signer(key.signer)(rrsig_signing_data(rrset, template))
     rrsig = template.replace(signature=signature)
     keys = {owner: dns.rrset.from_rdata_list(owner, 300, [dnskey])}
     dns.dnssec.validate(

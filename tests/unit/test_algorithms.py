@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import pickle
-import struct
 
 import dns.dnssec
 import dns.name
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from oracle import rrsig_signing_data
 from signwire.errors import KeyStoreError
 from signwire.keys import algorithms as A
 from signwire.keys.model import SignerSpec
@@ -27,27 +27,6 @@ SMALL_BITS = {A.RSASHA256: 1024, A.RSASHA512: 1024}  # keeps RSA key generation 
 
 def b64(text: str) -> bytes:
     return base64.b64decode("".join(text.split()))
-
-
-def rrsig_signing_data(rrset: dns.rrset.RRset, rrsig: dns.rdata.Rdata) -> bytes:
-    """RFC 4034 §3.1.8.1, written out independently of signwire and of dnspython's internals."""
-    head = (
-        struct.pack(
-            "!HBBIIIH",
-            rrsig.type_covered,
-            rrsig.algorithm,
-            rrsig.labels,
-            rrsig.original_ttl,
-            rrsig.expiration,
-            rrsig.inception,
-            rrsig.key_tag,
-        )
-        + rrsig.signer.canonicalize().to_wire()
-    )
-    owner = rrset.name.canonicalize().to_wire()
-    fixed = struct.pack("!HHI", rrset.rdtype, rrset.rdclass, rrsig.original_ttl)
-    wires = sorted(rd.to_digestable() for rd in rrset)
-    return head + b"".join(owner + fixed + struct.pack("!H", len(w)) + w for w in wires)
 
 
 def make_rrsig(

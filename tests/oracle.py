@@ -27,3 +27,17 @@ def rrsig_signing_data(rrset: dns.rrset.RRset, rrsig: dns.rdata.Rdata) -> bytes:
     fixed = struct.pack("!HHI", rrset.rdtype, rrset.rdclass, rrsig.original_ttl)
     wires = sorted(rd.to_digestable() for rd in rrset)
     return head + b"".join(owner + fixed + struct.pack("!H", len(w)) + w for w in wires)
+
+
+# RFC 4034 §6.1: "The following names are sorted in canonical DNS name order."
+RFC4034_ORDER = [
+    "example.",
+    "a.example.",
+    "yljkjljk.a.example.",
+    "Z.a.example.",
+    "zABC.a.EXAMPLE.",
+    "z.example.",
+    "\\001.z.example.",
+    "*.z.example.",
+    "\\200.z.example.",
+]

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from oracle import RFC4034_ORDER
 from signwire.zones import names
 
 ORIGIN_TEXT = "Example.COM."
@@ -124,18 +125,6 @@ def test_case_is_kept_and_lower_folds_ascii_only(wire: bytes) -> None:
     assert names.lower(wire) == expected
 
 
-# RFC 4034 §6.1: "The following names are sorted in canonical DNS name order."
-RFC4034_ORDER = [
-    "example.",
-    "a.example.",
-    "yljkjljk.a.example.",
-    "Z.a.example.",
-    "zABC.a.EXAMPLE.",
-    "z.example.",
-    "\\001.z.example.",
-    "*.z.example.",
-    "\\200.z.example.",
-]
 
 
 def test_rfc4034_example_order() -> None:

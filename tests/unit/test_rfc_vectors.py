@@ -33,6 +33,7 @@ from dns.rdtypes.ANY.DS import DS
 from dns.rdtypes.ANY.RRSIG import RRSIG
 from test_verify_support import keys, rrsig
 
+from oracle import RFC4034_ORDER
 from signwire.verify.anchors import ds_matches
 from signwire.verify.nsec3_chain import Params, hash_name, hash_text
 from signwire.verify.report import ProblemLog
@@ -290,17 +291,6 @@ def test_rfc8080_signatures_with_the_right_labels_verify(
 
 # --- RFC 4034 §6.1 canonical order ----------------------------------------------------------
 
-RFC4034_ORDER = [
-    "example.",
-    "a.example.",
-    "yljkjljk.a.example.",
-    "Z.a.example.",
-    "zABC.a.EXAMPLE.",
-    "z.example.",
-    "\\001.z.example.",
-    "*.z.example.",
-    "\\200.z.example.",
-]
 
 
 def _chain_zone(order: list[str]) -> str:

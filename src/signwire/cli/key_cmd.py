@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from signwire.cli.now_option import add_now_option
@@ -103,9 +104,10 @@ def run(args: argparse.Namespace, now: int) -> int:
 
 def _print_ds(state: StateStore, zone: str) -> None:
     origin = names.from_text(zone, None)
+    dnskey_of = _dnskeys(state, zone)
     for key in state.key_states(zone):
         if key.ds.state.published and key.tag is not None:
-            dnskey = _dnskey_of(state, zone, key)
+            dnskey = dnskey_of(key)
             text = rdata.to_text(DS, ds_rdata(origin, dnskey, key.tag, key.algorithm))
             print(f"{zone} IN DS {text}")
 
@@ -124,8 +126,9 @@ def _check_ds(args: argparse.Namespace, state: StateStore, zone: str, now: int) 
     # Every key whose DS may be at the parent, the ones being withdrawn included: a DS seen
     # there is evidence the parent acted, which the enforcer needs before it trusts a "gone".
     keys = [k for k in state.key_states(zone) if k.ds.state.value != "hidden" and k.tag]
+    dnskey_of = _dnskeys(state, zone)
     expected = {
-        k.key_id: expected_ds(origin, _dnskey_of(state, zone, k), policy.parent.digest_types)
+        k.key_id: expected_ds(origin, dnskey_of(k), policy.parent.digest_types)
         for k in keys
     }
     seen = check_parent(origin, expected, agents, parent_ds_ttl=policy.timing.parent_ds_ttl)
@@ -144,12 +147,22 @@ def _check_ds(args: argparse.Namespace, state: StateStore, zone: str, now: int) 
     return EXIT_OK
 
 
-def _dnskey_of(state: StateStore, zone: str, key: KeyState) -> bytes:
+def _dnskeys(state: StateStore, zone: str) -> Callable[[KeyState], bytes]:
+    """DNSKEY RDATA by key state, from one scan of the zone's key store (a token or folder
+    scan costs far more than the lookups)."""
     origin = names.from_text(zone, None)
-    for zk in open_store(state.key_store(zone)).keys_for(origin):
-        if zk.key_tag == key.tag and zk.algorithm == key.algorithm:
-            return zk.dnskey_rdata
-    raise SignwireError(f"key {key.tag} of {zone} is missing from its key store")
+    found = {
+        (zk.algorithm, zk.key_tag): zk.dnskey_rdata
+        for zk in open_store(state.key_store(zone)).keys_for(origin)
+    }
+
+    def dnskey_of(key: KeyState) -> bytes:
+        rdata_ = found.get((key.algorithm, key.tag or -1))
+        if rdata_ is None:
+            raise SignwireError(f"key {key.tag} of {zone} is missing from its key store")
+        return rdata_
+
+    return dnskey_of
 
 
 def _list(args: argparse.Namespace, state: StateStore, now: int) -> int:

@@ -11,7 +11,6 @@ import base64
 import struct
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from signwire.zones import rdata as rdata_codec
@@ -64,11 +63,6 @@ def sig_fields(
         _SIG_HEAD.pack(rdtype, algorithm, labels, ttl, expiration, inception, key_tag)
         + signer_lower
     )
-
-
-def sign(sign_fn: Callable[[bytes], bytes], fields: bytes, rrset_wire: bytes) -> bytes:
-    """RRSIG RDATA: the fields followed by the signature over fields + RRset."""
-    return fields + sign_fn(fields + rrset_wire)
 
 
 _time_text: dict[int, str] = {}

@@ -1,3 +1,3 @@
-from signwire.cli.main import main
+from signwire.cli.main import entry
 
-raise SystemExit(main())
+entry()

@@ -6,13 +6,15 @@ as latin-1 and keeps every byte).
 
 from __future__ import annotations
 
+import base64
+
 import dns.name
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from oracle import RFC4034_ORDER
-from signwire.zones import names
+from signwire.zones import base32hex, names
 
 ORIGIN_TEXT = "Example.COM."
 ORIGIN = dns.name.from_text(ORIGIN_TEXT).to_wire()
@@ -164,3 +166,9 @@ def test_labels_parent_and_rrsig_labels() -> None:
     assert names.parent(names.ROOT) == names.ROOT
     assert names.rrsig_labels(names.ROOT) == 0
     assert names.to_text(names.ROOT) == "."
+
+
+@given(st.one_of(st.binary(max_size=64), st.binary(min_size=20, max_size=20)))
+def test_base32hex_matches_the_standard_library(data: bytes) -> None:
+    expected = base64.b32hexencode(data).decode("ascii").rstrip("=")
+    assert base32hex.encode(data) == expected

@@ -18,6 +18,7 @@ import dns.rrset
 import dns.zone
 import pytest
 
+from signwire.errors import ZoneDataError
 from signwire.keys import algorithms
 from signwire.keys.model import KeyRole, ZoneKey
 from signwire.loading.zonefile import read_zonefile
@@ -256,3 +257,47 @@ def test_snapshot_classifies_names(tmp_path):
     www = next(recs for _, _, recs in snapshot.names if recs[0][0].lower() == www_wire)
     assert len(www) == 2  # WWW and www are one name
     assert snapshot.serial == 1
+
+
+def test_snapshot_sorts_types_drops_duplicates_and_flags_ttls(tmp_path):
+    # Shapes the snapshot's fast path decides without check_name, and their near misses.
+    path = tmp_path / "z"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            $TTL 300
+            @ IN SOA ns1 host 1 3600 600 86400 300
+            @ IN NS ns1
+            ns1 IN A 192.0.2.1
+            d1 IN DS 1 13 2 0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF
+            d1 IN NS ns1
+            d2 IN NS ns1
+            d2 IN NS ns1
+            h IN AAAA 2001:db8::1
+            h IN A 192.0.2.2
+            """
+        )
+    )
+    snapshot = build(read_zonefile(str(path), names.from_text(ORIGIN, None)))
+    by_name = {names.to_text(recs[0][0]): recs for _, _, recs in snapshot.names}
+    assert [r[1] for r in by_name["d1.example.test."]] == [2, 43]  # NS before DS
+    assert [r[1] for r in by_name["h.example.test."]] == [1, 28]
+    assert len(by_name["d2.example.test."]) == 1  # the same NS twice is one record
+
+    path.write_text(path.read_text() + "d2 600 IN NS ns2\n")
+    with pytest.raises(ZoneDataError, match=r"z:11: TTL 600 differs from TTL 300 \(line 7\)"):
+        build(read_zonefile(str(path), names.from_text(ORIGIN, None)))
+
+
+def test_out_of_zone_errors_come_in_file_order_up_to_the_limit(tmp_path):
+    path = tmp_path / "z"
+    # canonical order would list zz before aa's subdomain, file order is what an operator fixes
+    lines = ["$TTL 300", "@ IN SOA ns1 host 1 3600 600 86400 300", "@ IN NS ns1"]
+    lines += [f"{label}.other. IN A 192.0.2.{i}" for i, label in enumerate("zyxwvu")]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ZoneDataError) as caught:
+        build(read_zonefile(str(path), names.from_text(ORIGIN, None)), max_errors=3)
+    message = str(caught.value)
+    assert "z.other. is outside the zone" in message.splitlines()[0]
+    assert [line.split(":")[1] for line in message.splitlines()[1:3]] == ["5", "6"]
+    assert "stopped after 3 errors" in message

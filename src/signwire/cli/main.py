@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -73,3 +74,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("signwire: interrupted; nothing was written", file=sys.stderr)
         return 130
+
+
+def entry() -> None:
+    """The console script: :func:`main`, then exit without tearing the heap down.
+
+    A big zone leaves millions of small objects behind; freeing them one by one at interpreter
+    exit took 2 s of a 50 s run on a million delegations, and the OS reclaims the memory at
+    once anyway. Everything that matters is done by then: output files were renamed into
+    place and database transactions committed inside ``main``; only the standard streams are
+    still buffered, so they are flushed first.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe: nothing more can be said anyway
+        code = code or EXIT_FAILURE
+    os._exit(code)

@@ -13,17 +13,21 @@ merged into the canonical output.
 
 from __future__ import annotations
 
-import base64
 import hashlib
+from operator import itemgetter
 
 from signwire.signing.bitmap import type_bitmap
 from signwire.signing.options import Nsec3Params
+from signwire.zones import base32hex
 from signwire.zones.kinds import NameKind
 from signwire.zones.records import Record
 from signwire.zones.rrtypes import DS, NS, NSEC3, NSEC3PARAM, RRSIG
 
 SHA1 = 1
 FLAG_OPT_OUT = 0x01
+
+_by_type = itemgetter(1)
+_by_digest = itemgetter(0)
 
 
 def nsec3_hash(name_wire: bytes, params: Nsec3Params) -> bytes:
@@ -36,7 +40,7 @@ def nsec3_hash(name_wire: bytes, params: Nsec3Params) -> bytes:
 
 
 def hash_label(digest: bytes) -> bytes:
-    return base64.b32hexencode(digest).lower()
+    return base32hex.encode(digest).lower().encode("ascii")
 
 
 def param_rdata(params: Nsec3Params) -> bytes:
@@ -81,28 +85,38 @@ def build_chain(
             present.add(key)
         # An empty non-terminal can only sit between a name and the apex when the name's
         # parent is not the apex; in a TLD nearly every name is a child of the apex.
-        if key != okey and key.rfind(b"\x00") != olen and key[: key.rfind(b"\x00")] not in present:
+        up = key.rfind(b"\x00")
+        if up != olen and key != okey and key[:up] not in present:
             _add_empty_non_terminals(key, recs[0][0], okey, present, entries)
-        rdtypes = [r[1] for r in recs]
-        if opt_out and kind is delegation and DS not in rdtypes:
+        if opt_out and kind is delegation and DS not in map(_by_type, recs):
             continue
-        entries.append((recs[0][0], kind, frozenset(rdtypes)))
+        entries.append((recs[0][0], kind, frozenset(map(_by_type, recs))))
 
-    hashed = sorted((nsec3_hash(owner, params), kind, types) for owner, kind, types in entries)
+    hashed = [(nsec3_hash(owner, params), kind, types) for owner, kind, types in entries]
+    hashed.sort(key=_by_digest)
+    if not hashed:
+        return []
     for i in range(1, len(hashed)):
         if hashed[i][0] == hashed[i - 1][0]:
             raise ValueError("NSEC3 hash collision; choose another salt")
     flags = FLAG_OPT_OUT if params.opt_out else 0
     head = bytes((SHA1, flags)) + params.iterations.to_bytes(2, "big")
     head += bytes((len(params.salt),)) + params.salt + bytes((20,))
+    bitmaps: dict[tuple[NameKind | None, frozenset[int]], bytes] = {}
+    suffix = origin
+    okey_sep = okey + b"\x00"
+    auth = NameKind.AUTH
     out = []
-    for i, (digest, node_kind, types) in enumerate(hashed):
+    nxt = [h[0] for h in hashed[1:]]
+    nxt.append(hashed[0][0])
+    for (digest, node_kind, types), following in zip(hashed, nxt, strict=True):
         label = hash_label(digest)
-        owner = bytes((len(label),)) + label + origin
-        nxt = hashed[(i + 1) % len(hashed)][0]
-        rdata = head + nxt + type_bitmap(_bitmap_types(node_kind, types))
-        key = okey + b"\x00" + label
-        out.append((key, NameKind.AUTH, [(owner, NSEC3, ttl, rdata, 0)]))
+        bitmap = bitmaps.get((node_kind, types))
+        if bitmap is None:
+            bitmap = bitmaps[(node_kind, types)] = type_bitmap(_bitmap_types(node_kind, types))
+        rdata = head + following + bitmap
+        owner = b"\x20" + label + suffix  # a base32hex SHA-1 label is 32 octets long
+        out.append((okey_sep + label, auth, [(owner, NSEC3, ttl, rdata, 0)]))
     return out
 
 

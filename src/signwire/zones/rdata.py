@@ -37,7 +37,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.ttl
 
-from signwire.zones import names
+from signwire.zones import base32hex, names
 
 A, NS, MD, MF, CNAME, SOA, MB, MG, MR = 1, 2, 3, 4, 5, 6, 7, 8, 9
 PTR, MINFO, MX, TXT, RP, AFSDB, RT, AAAA, PX, SRV, NAPTR, KX, A6, DNAME = (
@@ -521,7 +521,7 @@ def _t_nsec3(w: bytes) -> str:
         raise _Fallback
     if not hlen:
         raise _Generic
-    nxt = base64.b32hexencode(digest).decode("ascii").rstrip("=")
+    nxt = base32hex.encode(digest)
     return " ".join([f"{alg} {flags} {iters} {_hexsalt(salt)} {nxt}", *_bitmap_text(w, pos + hlen)])
 
 

@@ -12,7 +12,9 @@ again, and nothing here knows about keys or time.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import groupby
 from operator import itemgetter
 
 from signwire.errors import ZoneDataError
@@ -20,7 +22,7 @@ from signwire.zones import checks
 from signwire.zones.kinds import NameKind
 from signwire.zones.names import canonical_key, to_text
 from signwire.zones.records import ParsedZone, Record
-from signwire.zones.rrtypes import DNAME, NS, SOA
+from signwire.zones.rrtypes import CNAME, DNAME, DNSKEY, DS, GLUE_TYPES, NS, SIGNER_TYPES, SOA
 
 # (canonical key, kind, records of that name sorted by type)
 Name = tuple[bytes, NameKind, list[Record]]
@@ -45,6 +47,51 @@ class ZoneSnapshot:
 
 
 _by_type = itemgetter(1)
+_by_owner = itemgetter(0)
+_by_line = itemgetter(4)
+_NOTICED = SIGNER_TYPES | {CNAME, DNAME, SOA, DNSKEY}
+_AT_DELEGATION = GLUE_TYPES | {NS, DS}
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the types of a name, in the order read, tell before looking at the records.
+
+    A zone has few shapes (a TLD: NS NS, NS NS DS, A, AAAA, A AAAA), so they are worked out
+    once each and looked up by the tuple of types; most names then need no sort and no check
+    beyond comparing a pair of records.
+    """
+
+    types: frozenset[int]
+    ordered: bool  # grouped by type as read: no sort needed
+    delegation: bool  # NS: a zone cut unless at the apex or occluded
+    dname: bool
+    # kinds of name for which these types need no check beyond the pairs below
+    fast: frozenset[NameKind]
+    pairs: tuple[int, ...]  # i: records i and i+1 must share a TTL and differ in data
+
+    @classmethod
+    def of(cls, order: tuple[int, ...]) -> _Shape:
+        types = frozenset(order)
+        ordered = list(order) == sorted(order)
+        fast: set[NameKind] = set()
+        # Longer runs of one type can hold a duplicate anywhere; check_name sorts them out,
+        # as it does every signer-made or notable type (checks.check_name has the rules).
+        if ordered and max(order.count(t) for t in types) <= 2 and not types & _NOTICED:
+            if types <= GLUE_TYPES:
+                fast.add(NameKind.OCCLUDED)
+            if types <= _AT_DELEGATION:
+                fast.add(NameKind.DELEGATION)
+            if DS not in types:
+                fast.add(NameKind.AUTH)
+        return cls(
+            types=types,
+            ordered=ordered,
+            delegation=NS in types,
+            dname=DNAME in types,
+            fast=frozenset(fast),
+            pairs=tuple(i for i in range(len(order) - 1) if order[i] == order[i + 1]),
+        )
 
 
 def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 20) -> ZoneSnapshot:
@@ -52,31 +99,33 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
     origin = parsed.origin
     okey = canonical_key(origin)
     problems = checks.Problems(parsed.path, max_errors)
-    groups: dict[bytes, list[Record]] = {}
-    last_owner: bytes | None = None
-    current: list[Record] = []
-    olen = len(okey)
-    for rec in parsed.records:
-        owner = rec[0]
-        # Records of one owner share one bytes object (the reader's contract), so identity
-        # is the cheap test; equal owners written in different places still meet in the dict.
-        if owner is not last_owner:
-            key = canonical_key(owner)
-            # is_subdomain(key, okey), inline: this runs for every owner of the zone
-            if not (key.startswith(okey) and (len(key) == olen or key[olen] == 0 or not olen)):
-                problems.add(rec[4], f"{to_text(owner)} is outside the zone {to_text(origin)}")
-                last_owner = None
-                continue
+    # The reader emits an owner's records together (sharing one bytes object), so groupby
+    # does the grouping in C.
+    runs = [(canonical_key(owner), list(run)) for owner, run in groupby(parsed.records, _by_owner)]
+    groups = dict(runs)
+    if len(groups) != len(runs):  # an owner written again further down: merge its records
+        groups = {}
+        for key, recs in runs:
             got = groups.get(key)
             if got is None:
-                got = groups[key] = []
-            current = got
-            last_owner = owner
-        current.append(rec)
-
-    if okey not in groups:
+                groups[key] = recs
+            else:
+                got += recs
+    del runs
+    # Canonical order keeps the zone's names together: the origin's key and every key that
+    # continues it with a separator. What sorts before or after that run is out of the zone.
+    items = sorted(groups.items(), key=_by_owner)
+    del groups
+    lo = bisect_left(items, okey, key=_by_owner)
+    hi = bisect_left(items, okey + b"\x01", key=_by_owner) if okey else len(items)
+    # in file order, so that a run stopped at the error limit shows the first ones
+    for rec in sorted((r for _, rs in (*items[:lo], *items[hi:]) for r in rs), key=_by_line):
+        problems.add(rec[4], f"{to_text(rec[0])} is outside the zone {to_text(origin)}")
+    if lo == hi or items[lo][0] != okey:
         problems.add(0, f"no SOA record at the zone apex {to_text(origin)}")
         problems.raise_if_any()
+    if lo or hi != len(items):
+        items = items[lo:hi]
 
     names: list[Name] = []
     cut: bytes | None = None  # key of the innermost zone cut or DNAME we are below
@@ -90,11 +139,15 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
         NameKind.AUTH,
     )
     check_name = checks.check_name
-    for key in sorted(groups):
-        recs = groups[key]
-        if len(recs) > 1:
+    shapes: dict[tuple[int, ...], _Shape] = {}
+    append = names.append
+    for key, recs in items:
+        order = tuple(map(_by_type, recs))
+        shape = shapes.get(order)
+        if shape is None:
+            shape = shapes[order] = _Shape.of(order)
+        if not shape.ordered:
             recs.sort(key=_by_type)
-        types = {r[1] for r in recs}
         # is_subdomain(key, cut), inline; canonical order puts a cut's subtree right after it
         if cut is not None and key.startswith(cut) and key != cut and key[len(cut)] == 0:
             kind = occluded
@@ -103,17 +156,27 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
             authoritative += 1
             if key == okey:
                 kind = apex
-            elif NS in types:
+            elif shape.delegation:
                 kind = delegation
                 cut = key
             else:
                 kind = auth
-            if DNAME in types and kind is not delegation:
+            if shape.dname and kind is not delegation:
                 cut = key
-        recs = check_name(recs, types, kind, problems, warnings, strip_dnssec=strip_dnssec)
+        if kind in shape.fast:
+            for i in shape.pairs:
+                a, b = recs[i], recs[i + 1]
+                if a[2] != b[2] or a[3] == b[3]:
+                    break
+            else:
+                append((key, kind, recs))
+                continue
+        recs = check_name(
+            recs, set(shape.types), kind, problems, warnings, strip_dnssec=strip_dnssec
+        )
         if kind is apex:
             soa = next((r for r in recs if r[1] == SOA), None)
-        names.append((key, kind, recs))
+        append((key, kind, recs))
 
     if soa is None:
         problems.add(0, f"no SOA record at the zone apex {to_text(origin)}")

@@ -32,7 +32,7 @@ from typing import IO, TextIO
 
 from signwire.errors import SigningError
 from signwire.signing.full import SigningPlan
-from signwire.signing.render import load_signers, render
+from signwire.signing.render import TextCache, load_signers, render
 
 CHUNK = 2000
 # Below this many names the fork costs more than it saves.
@@ -67,10 +67,11 @@ def _write_in_process(
     plan: SigningPlan, out: TextIO, progress: Callable[[int, int], None] | None
 ) -> int:
     fns = load_signers(plan.context)
+    cache = TextCache()
     total = len(plan.units)
     made = 0
     for lo in range(0, total, CHUNK):
-        text, count = render(plan.units[lo : lo + CHUNK], plan.context, fns)
+        text, count = render(plan.units[lo : lo + CHUNK], plan.context, fns, cache)
         out.write(text)
         made += count
         if progress:
@@ -82,9 +83,10 @@ def _segment_worker(lo: int, hi: int, part: IO[str], conn: Connection) -> None:
     try:
         assert _plan is not None
         fns = load_signers(_plan.context)
+        cache = TextCache()
         for start in range(lo, hi, CHUNK):
             end = min(start + CHUNK, hi)
-            text, made = render(_plan.units[start:end], _plan.context, fns)
+            text, made = render(_plan.units[start:end], _plan.context, fns, cache)
             part.write(text)
             conn.send(("progress", end - start, made))
         part.flush()

@@ -8,14 +8,15 @@ write it out in order.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from signwire.keys import algorithms
 from signwire.keys.model import SignerSpec
 from signwire.signing import rrsig
+from signwire.zones import base32hex, rrtypes
 from signwire.zones import rdata as rdata_codec
-from signwire.zones import rrtypes
 from signwire.zones.kinds import NameKind
 from signwire.zones.names import lower, rrsig_labels, to_text
 from signwire.zones.records import Record
@@ -24,6 +25,8 @@ from signwire.zones.rrtypes import DS, KEY_SIGNED_TYPES, NSEC, NSEC3, SOA
 Unit = tuple[bytes, NameKind, list[Record]]
 
 _SIGNED_AT_DELEGATION = frozenset({DS, NSEC, NSEC3})
+# A label written as is in presentation format (names.to_text escapes anything else).
+_PLAIN_LABEL = re.compile(rb"[A-Za-z0-9_*-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +57,8 @@ def _type_order(rec: Record) -> tuple[bool, int]:
     return (rec[1] != SOA, rec[1])
 
 
-class _TextCache:
-    """Presentation text of repeated data, per worker.
+class TextCache:
+    """Presentation text of repeated data, kept by one process across all its chunks.
 
     In a large zone most unsigned records repeat their data (the NS targets of a TLD come from
     a few thousand hosters) and NSEC bitmaps come in a handful of shapes; and the NSEC of one
@@ -68,17 +71,32 @@ class _TextCache:
     def __init__(self) -> None:
         self.rdata: dict[tuple[int, bytes], str] = {}
         self.bitmaps: dict[bytes, str] = {}
+        self.parents: dict[bytes, str] = {}
+        self.nsec3_heads: dict[bytes, str] = {}
         self.next_wire = b""
         self.next_text = ""
 
     def owner(self, wire: bytes) -> str:
         if wire == self.next_wire:
             return self.next_text
+        # Most owners are children of a name written many times (the apex of a TLD, a
+        # customer's domain): its text is remembered, and only the first label is new.
+        n = wire[0]
+        label = wire[1 : n + 1]
+        if n and _PLAIN_LABEL.fullmatch(label) is not None:
+            parent = self.parents.get(wire[n + 1 :])
+            if parent is None:
+                if len(self.parents) > self.LIMIT:
+                    self.parents.clear()
+                parent = self.parents[wire[n + 1 :]] = to_text(wire[n + 1 :])
+            return label.decode("ascii") + ("." + parent if parent != "." else ".")
         return to_text(wire)
 
     def data(self, rdtype: int, wire: bytes) -> str:
         if rdtype == NSEC:
             return self.nsec(wire)
+        if rdtype == NSEC3:
+            return self.nsec3(wire)
         if rdtype not in self.CACHED_TYPES:
             return rdata_codec.to_text(rdtype, wire)
         text = self.rdata.get((rdtype, wire))
@@ -92,17 +110,43 @@ class _TextCache:
         end = rdata_codec.name_end(wire, 0)
         self.next_wire = wire[:end]
         self.next_text = to_text(self.next_wire)
+        return self.next_text + self._bitmap(NSEC, wire, end)
+
+    def nsec3(self, wire: bytes) -> str:
+        # RFC 5155 §3.2: algorithm, flags, iterations, salt, hash, bitmap. Only the hash
+        # differs from record to record; the rest comes in a handful of shapes.
+        hash_at = 5 + wire[4]
+        if hash_at >= len(wire) or wire[hash_at] != 20 or hash_at + 21 > len(wire):
+            return rdata_codec.to_text(NSEC3, wire)
+        head = self.nsec3_heads.get(wire[:hash_at])
+        if head is None:
+            fields = rdata_codec.to_text(NSEC3, wire).split(" ", 4)
+            head = self.nsec3_heads[wire[:hash_at]] = " ".join(fields[:4])
+        end = hash_at + 21
+        return f"{head} {base32hex.encode(wire[hash_at + 1 : end])}{self._bitmap(NSEC3, wire, end)}"
+
+    def _bitmap(self, rdtype: int, wire: bytes, end: int) -> str:
         bitmap = wire[end:]
         types = self.bitmaps.get(bitmap)
         if types is None:
-            # the rdata codec formats the bitmap; cut its text off after the next name
-            full = rdata_codec.to_text(NSEC, wire)
-            types = self.bitmaps[bitmap] = full[full.index(" ") :] if " " in full else ""
-        return self.next_text + types
+            # the rdata codec formats the bitmap; keep its text after the next-name field
+            full = rdata_codec.to_text(rdtype, wire)
+            fields = 1 if rdtype == NSEC else 5
+            parts = full.split(" ", fields)
+            types = self.bitmaps[bitmap] = " " + parts[fields] if len(parts) > fields else ""
+        return types
 
 
-def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tuple[str, int]:
-    """Zone-file text for ``units`` and the number of RRSIGs made."""
+def render(
+    units: Sequence[Unit],
+    ctx: RenderContext,
+    sign_fns: SignFns,
+    cache: TextCache | None = None,
+) -> tuple[str, int]:
+    """Zone-file text for ``units`` and the number of RRSIGs made.
+
+    Pass the same ``cache`` for every chunk a process renders: a TLD's name servers repeat
+    across the whole zone, not within a chunk."""
     out: list[str] = []
     emit = out.append
     pending: list[tuple[int, Callable[[bytes], bytes], bytes]] = []
@@ -112,7 +156,8 @@ def render(units: Sequence[Unit], ctx: RenderContext, sign_fns: SignFns) -> tupl
     inception_text = rrsig.time_text(inception)
     zone_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.zone_keys]
     key_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.key_keys]
-    cache = _TextCache()
+    if cache is None:
+        cache = TextCache()
     data_text = cache.data
     type_name = rdata_codec.type_to_text  # TYPEnnn where some parser would not know the name
 

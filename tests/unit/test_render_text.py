@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import dns.name
 from hypothesis import given
 from hypothesis import strategies as st
 
+from signwire.signing import rrsig
 from signwire.signing.bitmap import type_bitmap
 from signwire.signing.render import TextCache
 from signwire.zones import names, rdata
@@ -51,3 +54,8 @@ def test_nsec_and_ns_text_is_the_codecs(records: list[tuple[bytes, set[int]]]) -
         wire = name + _bitmap(codes)
         assert cache.data(NSEC, wire) == rdata.to_text(NSEC, wire)
         assert cache.data(NS, name) == rdata.to_text(NS, name)
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_signature_time_text_is_strftimes(when: int) -> None:
+    assert rrsig.time_text(when) == time.strftime("%Y%m%d%H%M%S", time.gmtime(when))

@@ -65,17 +65,22 @@ def sig_fields(
     )
 
 
-_time_text: dict[int, str] = {}
+_day_text: dict[int, str] = {}
+_HOURS = [f"{h:02d}" for h in range(24)]
+_MINUTES_SECONDS = [f"{m:02d}{s:02d}" for m in range(60) for s in range(60)]
 
 
 def time_text(when: int) -> str:
-    """YYYYMMDDHHMMSS (RFC 4034 §3.2), cached: a run uses few distinct values."""
-    text = _time_text.get(when)
-    if text is None:
-        if len(_time_text) > 200_000:
-            _time_text.clear()
-        text = _time_text[when] = time.strftime("%Y%m%d%H%M%S", time.gmtime(when))
-    return text
+    """YYYYMMDDHHMMSS (RFC 4034 §3.2). Jittered expirations are nearly all different
+    seconds but fall on a few days, so only the date goes through strftime (and is cached)."""
+    day, second = divmod(when, 86400)
+    date = _day_text.get(day)
+    if date is None:
+        if len(_day_text) > 10_000:
+            _day_text.clear()
+        date = _day_text[day] = time.strftime("%Y%m%d", time.gmtime(day * 86400))
+    hour, rest = divmod(second, 3600)
+    return date + _HOURS[hour] + _MINUTES_SECONDS[rest]
 
 
 def b64(data: bytes) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import groupby
-from operator import itemgetter
+from operator import eq, itemgetter
 
 from signwire.errors import ZoneDataError
 from signwire.zones import checks
@@ -94,6 +94,16 @@ class _Shape:
         )
 
 
+def _merged(items: list[tuple[bytes, list[Record]]]) -> list[tuple[bytes, list[Record]]]:
+    out: list[tuple[bytes, list[Record]]] = []
+    for key, recs in items:
+        if out and out[-1][0] == key:
+            out[-1][1].extend(recs)
+        else:
+            out.append((key, recs))
+    return out
+
+
 def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 20) -> ZoneSnapshot:
     """Group, sort, classify and check. Raises :class:`ZoneDataError` listing what is wrong."""
     origin = parsed.origin
@@ -101,21 +111,14 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
     problems = checks.Problems(parsed.path, max_errors)
     # The reader emits an owner's records together (sharing one bytes object), so groupby
     # does the grouping in C.
-    runs = [(canonical_key(owner), list(run)) for owner, run in groupby(parsed.records, _by_owner)]
-    groups = dict(runs)
-    if len(groups) != len(runs):  # an owner written again further down: merge its records
-        groups = {}
-        for key, recs in runs:
-            got = groups.get(key)
-            if got is None:
-                groups[key] = recs
-            else:
-                got += recs
-    del runs
+    items = [(canonical_key(owner), list(run)) for owner, run in groupby(parsed.records, _by_owner)]
+    items.sort(key=_by_owner)
+    keys = list(map(_by_owner, items))
+    if any(map(eq, keys, keys[1:])):  # an owner written again further down: merge
+        items = _merged(items)
+    del keys
     # Canonical order keeps the zone's names together: the origin's key and every key that
     # continues it with a separator. What sorts before or after that run is out of the zone.
-    items = sorted(groups.items(), key=_by_owner)
-    del groups
     lo = bisect_left(items, okey, key=_by_owner)
     hi = bisect_left(items, okey + b"\x01", key=_by_owner) if okey else len(items)
     # in file order, so that a run stopped at the error limit shows the first ones

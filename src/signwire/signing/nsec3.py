@@ -88,7 +88,8 @@ def build_chain(
         up = key.rfind(b"\x00")
         if up != olen and key != okey and key[:up] not in present:
             _add_empty_non_terminals(key, recs[0][0], okey, present, entries)
-        if opt_out and kind is delegation and DS not in map(_by_type, recs):
+        # records are sorted by type: when the last is below DS, there is none
+        if opt_out and kind is delegation and (recs[-1][1] < DS or DS not in map(_by_type, recs)):
             continue
         entries.append((recs[0][0], kind, frozenset(map(_by_type, recs))))
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from itertools import groupby
-from operator import eq, itemgetter
+from operator import itemgetter
 
 from signwire.errors import ZoneDataError
 from signwire.zones import checks
@@ -94,41 +93,42 @@ class _Shape:
         )
 
 
-def _merged(items: list[tuple[bytes, list[Record]]]) -> list[tuple[bytes, list[Record]]]:
-    out: list[tuple[bytes, list[Record]]] = []
-    for key, recs in items:
-        if out and out[-1][0] == key:
-            out[-1][1].extend(recs)
-        else:
-            out.append((key, recs))
-    return out
-
-
 def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 20) -> ZoneSnapshot:
     """Group, sort, classify and check. Raises :class:`ZoneDataError` listing what is wrong."""
     origin = parsed.origin
     okey = canonical_key(origin)
     problems = checks.Problems(parsed.path, max_errors)
-    # The reader emits an owner's records together (sharing one bytes object), so groupby
-    # does the grouping in C.
-    items = [(canonical_key(owner), list(run)) for owner, run in groupby(parsed.records, _by_owner)]
-    items.sort(key=_by_owner)
-    keys = list(map(_by_owner, items))
-    if any(map(eq, keys, keys[1:])):  # an owner written again further down: merge
-        items = _merged(items)
-    del keys
+    groups: dict[bytes, list[Record]] = {}
+    last_owner: bytes | None = None
+    current: list[Record] = []
+    for rec in parsed.records:
+        owner = rec[0]
+        # Records of one owner share one bytes object (the reader's contract), so identity
+        # is the cheap test; equal owners written in different places still meet in the dict.
+        # Lists grown by append keep room for the NSEC record the plan adds; a list built
+        # at its exact size would be reallocated then, leaving a hole among shared pages.
+        if owner is not last_owner:
+            key = canonical_key(owner)
+            got = groups.get(key)
+            if got is None:
+                got = groups[key] = []
+            current = got
+            last_owner = owner
+        current.append(rec)
+    keys = sorted(groups)
     # Canonical order keeps the zone's names together: the origin's key and every key that
     # continues it with a separator. What sorts before or after that run is out of the zone.
-    lo = bisect_left(items, okey, key=_by_owner)
-    hi = bisect_left(items, okey + b"\x01", key=_by_owner) if okey else len(items)
+    lo = bisect_left(keys, okey)
+    hi = bisect_left(keys, okey + b"\x01") if okey else len(keys)
     # in file order, so that a run stopped at the error limit shows the first ones
-    for rec in sorted((r for _, rs in (*items[:lo], *items[hi:]) for r in rs), key=_by_line):
+    outside = [r for k in (*keys[:lo], *keys[hi:]) for r in groups[k]]
+    for rec in sorted(outside, key=_by_line):
         problems.add(rec[4], f"{to_text(rec[0])} is outside the zone {to_text(origin)}")
-    if lo == hi or items[lo][0] != okey:
+    if lo == hi or keys[lo] != okey:
         problems.add(0, f"no SOA record at the zone apex {to_text(origin)}")
         problems.raise_if_any()
-    if lo or hi != len(items):
-        items = items[lo:hi]
+    if lo or hi != len(keys):
+        keys = keys[lo:hi]
 
     names: list[Name] = []
     cut: bytes | None = None  # key of the innermost zone cut or DNAME we are below
@@ -144,7 +144,8 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
     check_name = checks.check_name
     shapes: dict[tuple[int, ...], _Shape] = {}
     append = names.append
-    for key, recs in items:
+    for key in keys:
+        recs = groups[key]
         order = tuple(map(_by_type, recs))
         shape = shapes.get(order)
         if shape is None:

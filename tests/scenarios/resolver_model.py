@@ -15,7 +15,10 @@ RRset that signed the DNSKEY RRset, and the data carries a signature by a key of
 RRset. ``strict`` adds what the most demanding validators insist on: every algorithm of the DS
 RRset has such a chain and signs the data (Unbound's harden-algo-downgrade), and every algorithm
 of the DNSKEY RRset signs the DNSKEY RRset and the data (RFC 4035 §2.2). An empty DS RRset is
-insecure, not bogus, which is fine before the zone is first secured and a failure after.
+insecure, not bogus, which is fine before the zone is first secured and a failure after, unless
+the zone asked for it (``by_design``: a policy taking the zone insecure). Then any cached mix
+holding the empty DS RRset is insecure and fine, and any holding an older, non-empty one must
+still validate: the zone may only drop its DNSKEYs and signatures once no DS can be cached.
 
 Keys are named by the enforcer's ids; a DS "matches" the key with the same id.
 """
@@ -43,6 +46,7 @@ class ZoneVersion:
 class DsVersion:
     start: int
     ds: frozenset[str]
+    by_design: bool = False  # an empty DS RRset the zone asked for (going insecure)
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,8 @@ class History:
         else:
             self.zone.append(version)
 
-    def publish_ds(self, at: int, ds: Iterable[str]) -> None:
-        version = DsVersion(at, frozenset(ds))
+    def publish_ds(self, at: int, ds: Iterable[str], *, by_design: bool = False) -> None:
+        version = DsVersion(at, frozenset(ds), by_design and not frozenset(ds))
         last = self.parent[-1]
         assert at >= last.start
         if version.ds == last.ds:
@@ -185,7 +189,11 @@ class History:
             for dk in dnskeys:
                 for data in datas:
                     if not ds_version.ds:
-                        if secured_at is not None and ds_version.start > secured_at:
+                        if (
+                            secured_at is not None
+                            and ds_version.start > secured_at
+                            and not ds_version.by_design
+                        ):
                             lost = "the parent lost every DS"
                             found.append(Failure(at, lost, ds_version.ds, dk, data))
                         continue

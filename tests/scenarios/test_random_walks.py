@@ -1,5 +1,6 @@
-"""Random operators: any mix of policy changes, rollovers, compromises, junk confirmations,
-outages and parent delays keeps every cached combination valid and ends with settled keys.
+"""Random operators: any mix of policy changes (to and from insecure too), rollovers,
+compromises, junk confirmations, outages and parent delays keeps every cached combination valid
+(or insecure by design) and ends with settled keys.
 
 The hand-written walks cover each case once; this explores their combinations (it found the
 interrupted-rollover and queued-DS cases the enforcer now handles).
@@ -34,7 +35,7 @@ policies = st.builds(
     ),
     st.sampled_from([tight, fast]),
     st.sampled_from(["RSASHA256", "ECDSAP256SHA256", "ED25519"]),
-    st.sampled_from(["ksk+zsk", "csk"]),
+    st.sampled_from(["ksk+zsk", "csk", "none"]),  # none: take the zone insecure
     st.sampled_from(["double-ksk", "double-ds"]),
     st.sampled_from(["1d", "2d", "unlimited"]),
     st.sampled_from(["2d", "unlimited"]),

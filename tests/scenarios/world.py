@@ -6,11 +6,15 @@ every version the signer would publish (from :func:`signing_view`) and every DS 
 parent publishes in a :class:`~.resolver_model.History`, and plays the parent:
 
 * after a ``submit-ds`` or ``withdraw-ds`` action, the parent publishes the DS RRset the zone
-  asks for (its ``ds`` instructions) ``registration_delay`` later;
+  asks for (its ``ds`` instructions) ``registration_delay`` later; an empty one asked under a
+  policy without keys is insecure by design (see :mod:`.resolver_model`);
 * a DS checker (the parental agents) confirms what it sees ``observe_delay`` after each parent
   publication: ``DsSeen`` for a requested DS that is there, ``DsGone`` for a withdrawn one that
   is not. ``eager_operator`` replaces it by an operator who says "seen" as soon as the DS is
   requested, whatever the parent did (a mistake the enforcer must survive within its margins).
+  ``truthful_operator`` adds an operator who knows the parent's queue: for a DS being withdrawn
+  that the parent neither serves nor will add, they say "gone" (``key ds-gone``), which a zone
+  going insecure needs when the checker never saw the DS it withdraws.
 
 The signer can be switched off (``offline``): no call, the last version stays served, the
 parent goes on, and at restart one call catches up.
@@ -60,11 +64,12 @@ class World:
     registration_delay: int = 1800
     observe_delay: int | None = None  # default: the parent's propagation delay
     eager_operator: bool = False
+    truthful_operator: bool = False
     keys: tuple[KeyState, ...] = ()
     now: int = 0
     history: History = field(init=False)
     scripted: list[tuple[int, Script]] = field(default_factory=list)
-    parent_queue: list[tuple[int, frozenset[str]]] = field(default_factory=list)
+    parent_queue: list[tuple[int, frozenset[str], bool]] = field(default_factory=list)
     observations: list[int] = field(default_factory=list)
     notices: list[tuple[int, str]] = field(default_factory=list)
     deleted: list[tuple[int, KeyState]] = field(default_factory=list)
@@ -72,6 +77,7 @@ class World:
     plans: list[tuple[int, Plan]] = field(default_factory=list)
     offline_until: int | None = None
     unsafe_deletes: list[str] = field(default_factory=list)
+    cds_delete: list[tuple[int, bool]] = field(default_factory=list)  # per published version
     last_plan: Plan | None = None
 
     def __post_init__(self) -> None:
@@ -106,7 +112,7 @@ class World:
         times: list[int] = []
         if self.last_plan is not None and self.last_plan.next_event_at is not None:
             times.append(self.last_plan.next_event_at)
-        times += [t for t, _ in self.parent_queue]
+        times += [t for t, _, _ in self.parent_queue]
         times += [t for t in self.observations if t > self.now]
         times += [t for t, _ in self.scripted]
         if self.offline_until is not None:
@@ -166,13 +172,16 @@ class World:
                 action.key_id, self.now
             ):
                 self.unsafe_deletes.append(f"{action.key_id} deleted at {self.now}")
+        self.cds_delete.append((self.now, view.cds_delete))
         if any(a.kind in (ActionKind.SUBMIT_DS, ActionKind.WITHDRAW_DS) for a in plan.actions):
-            self.parent_queue.append((self.now + self.registration_delay, frozenset(view.ds)))
+            self.parent_queue.append(
+                (self.now + self.registration_delay, frozenset(view.ds), self.policy.insecure)
+            )
 
     def _publish_parent(self, until: int) -> None:
         while self.parent_queue and self.parent_queue[0][0] <= until:
-            when, ds = self.parent_queue.pop(0)
-            self.history.publish_ds(when, ds)
+            when, ds, by_design = self.parent_queue.pop(0)
+            self.history.publish_ds(when, ds, by_design=by_design)
             assert self.observe_delay is not None
             self.observations.append(when + self.observe_delay)
 
@@ -186,6 +195,16 @@ class World:
                     events.append(DsGone(key.key_id))
             return events
         assert self.observe_delay is not None
+        if self.truthful_operator:
+            coming = set().union(*(ds for _, ds, _ in self.parent_queue))
+            at_parent = self.history.current_ds(self.now)
+            for key in self.keys:
+                if (
+                    key.state(RecordType.DS) is RecordState.UNRETENTIVE
+                    and key.ds_gone_at is None
+                    and key.key_id not in at_parent | coming
+                ):
+                    events.append(DsGone(key.key_id, operator=True))
         # The checker sees a parent change once every server of the parent has it.
         visible = self.history.current_ds(self.now - self.observe_delay)
         for key in self.keys:
@@ -236,6 +255,7 @@ def calm(policy: Policy) -> Policy:
 def settle(world: World, days: int = 10) -> None:
     """Stop lifetime rollovers, run on, and check every key reaches its goal, one per slot."""
     world.at(world.now + 1, calm(world.policy))
+    world.truthful_operator = True
     world.run_until(world.now + days * DAY)
     assert world.stable(), [(k.key_id, k.goal.value, k.to_dict()) for k in world.keys]
     roles = sorted(k.role.value for k in world.keys)

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from signwire.keys.model import KeyRole
-from signwire.policy.model import DenialKind, KeyLayout, KskRollover, ParentalAgent, PolicyError
+from signwire.policy.model import (
+    DenialKind,
+    KeyLayout,
+    KskRollover,
+    ParentalAgent,
+    PolicyError,
+    TsigKey,
+)
 from signwire.policy.parse import (
     builtin_policies,
     check_algorithms,
@@ -48,8 +55,8 @@ def test_default_policy_values() -> None:
     assert p.source == "<built-in>"
 
 
-def test_builtin_policies_are_only_default() -> None:
-    assert list(builtin_policies()) == ["default"]
+def test_builtin_policies_are_default_and_insecure() -> None:
+    assert list(builtin_policies()) == ["default", "insecure"]
 
 
 def test_a_policy_starts_from_default() -> None:
@@ -234,7 +241,9 @@ def test_builtin_default_when_the_file_lacks_it(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text('[policy.other]\nalgorithm = "ED25519"\n')
     assert load_policy("default", f) == default_policy()
-    with pytest.raises(PolicyError, match=r"policy 'nope': no such policy; known: default, other"):
+    with pytest.raises(
+        PolicyError, match=r"policy 'nope': no such policy; known: default, insecure, other"
+    ):
         load_policy("nope", f)
 
 
@@ -267,3 +276,117 @@ def test_a_policy_directory_holds_one_policy_per_file(tmp_path):
     (tmp_path / "again.toml").write_text('[policy.slow]\nalgorithm = "ED448"\n')
     with pytest.raises(PolicyError, match="defined twice"):
         load_policies(tmp_path)
+
+
+# --- going insecure: a policy without keys ------------------------------------------------------
+
+
+def test_the_builtin_insecure_policy_has_no_keys() -> None:
+    p = load_policy("insecure")
+    assert (p.name, p.layout, p.keys, p.algorithm, p.insecure) == (
+        "insecure", KeyLayout.NONE, (), None, True
+    )
+    # Everything else is the default's: the zone stays signed (and its signatures fresh)
+    # under it until the DS is gone.
+    d = default_policy()
+    assert (p.timing, p.signatures, p.denial, p.parent) == (d.timing, d.signatures, d.denial,
+                                                           d.parent)
+    assert not d.insecure and p.source == "<built-in>"
+
+
+def test_keys_none_on_top_of_ones_own_policy(tmp_path: Path) -> None:
+    conf = tmp_path / "signwire.toml"
+    conf.write_text(
+        '[policy.mine]\nparent-ds-ttl = "2d"\nparental-agents = ["192.0.2.1"]\n'
+        'ds-submit-command = ["/bin/true"]\n\n'
+        '[policy.bye]\nbased-on = "mine"\nkeys = "none"\n'
+    )
+    bye = load_policy("bye", conf)
+    assert bye.insecure and bye.keys == ()
+    assert bye.timing.parent_ds_ttl == 2 * DAY
+    assert bye.parent.parental_agents == (ParentalAgent("192.0.2.1"),)
+    assert bye.parent.ds_submit_command == ("/bin/true",)
+    # A keyless policy ignores key settings, but still refuses impossible signing values.
+    assert parse_policy("x", {"keys": "none", "zsk-lifetime": "1h"}).keys == ()
+    err = refused({"keys": "none", "signature-refresh": "1d"})
+    assert err.key.startswith("signature-refresh")
+
+
+def test_a_policy_file_may_define_its_own_insecure(tmp_path: Path) -> None:
+    conf = tmp_path / "p.toml"
+    conf.write_text('[policy.insecure]\nkeys = "none"\nparent-ds-ttl = "3d"\n')
+    assert load_policy("insecure", conf).timing.parent_ds_ttl == 3 * DAY
+    assert load_policy("insecure").timing.parent_ds_ttl == DAY
+
+
+# --- TSIG for the parental agents ---------------------------------------------------------------
+
+SECRET = "c2lnbndpcmUtdGVzdC1zZWNyZXQtMzItb2N0ZXRzISE="  # 32 octets
+
+
+def test_agents_as_tables_with_tsig(tmp_path: Path) -> None:
+    conf = tmp_path / "conf" / "p.toml"
+    conf.parent.mkdir()
+    conf.write_text(
+        "[policy.p]\nparental-agents = [\n"
+        '  "192.0.2.1",\n'
+        '  { address = "192.0.2.2", port = 5353, tsig = { name = "Parent-Key", '
+        f'secret = "{SECRET}" }} }},\n'
+        '  { address = "2001:db8::3", tsig = { name = "k2.", algorithm = "HMAC-SHA512", '
+        'secret-file = "keys/k2.key" } },\n'
+        '  { address = "192.0.2.4" },\n'
+        "]\n"
+    )
+    agents = load_policy("p", conf).parent.parental_agents
+    assert agents[0] == ParentalAgent("192.0.2.1", 53, None)
+    assert agents[1].port == 5353 and agents[1].tsig is not None
+    assert (agents[1].tsig.name, agents[1].tsig.algorithm) == ("parent-key.", "hmac-sha256")
+    assert agents[1].tsig.secret is not None and len(agents[1].tsig.secret) == 32
+    assert agents[2].tsig == TsigKey("k2.", "hmac-sha512", None, str(conf.parent / "keys/k2.key"))
+    assert agents[3] == ParentalAgent("192.0.2.4", 53)
+
+
+def test_a_tsig_secret_never_shows() -> None:
+    p = parse_policy(
+        "p",
+        {"parental-agents": [{"address": "192.0.2.2", "tsig": {"name": "k", "secret": SECRET}}]},
+    )
+    assert SECRET not in repr(p) and "secret=" not in repr(p.parent.parental_agents[0])
+    for bad in ("not base64 at all!", "c2hvcnQ="):  # junk, and a 5-octet secret
+        err = refused({"parental-agents": [{"address": "192.0.2.2",
+                                             "tsig": {"name": "k", "secret": bad}}]})
+        assert bad not in str(err)
+        assert err.key == "parental-agents"
+
+
+@pytest.mark.parametrize(
+    ("agent", "words"),
+    [
+        ({"address": "ns1.example."}, "not an IP address"),
+        ({"address": "192.0.2.1", "port": 0}, "port must be a number from 1 to 65535"),
+        ({"port": 53}, "needs address"),
+        ({"address": "192.0.2.1", "key": "x"}, "unknown field(s) 'key'"),
+        ({"address": "192.0.2.1", "tsig": "k"}, "tsig must be a table"),
+        ({"address": "192.0.2.1", "tsig": {"secret": SECRET}}, "tsig needs the key's name"),
+        ({"address": "192.0.2.1", "tsig": {"name": "k"}}, "exactly one of secret"),
+        ({"address": "192.0.2.1", "tsig": {"name": "k", "secret": SECRET, "secret-file": "f"}},
+         "exactly one of secret"),
+        ({"address": "192.0.2.1", "tsig": {"name": "k", "algorithm": "hmac-md5",
+                                          "secret": SECRET}}, "RFC 8945"),
+        ({"address": "192.0.2.1", "tsig": {"name": "k", "algorithm": "hmac-sha1",
+                                          "secret": SECRET}}, "must not be used any more"),
+        ({"address": "192.0.2.1", "tsig": {"name": "k", "algorithm": "gss-tsig",
+                                          "secret": SECRET}}, "must be one of hmac-sha256"),
+        ({"address": "192.0.2.1", "tsig": {"name": "k", "secret": "c2hvcnQ="}},
+         "is 5 octets; use at least 16"),
+        ({"address": "192.0.2.1", "tsig": {"name": "k", "secret": "%%%"}}, "not valid base64"),
+        ({"address": "192.0.2.1", "tsig": {"name": "a..b", "secret": SECRET}}, "empty label"),
+        ({"address": "192.0.2.1", "tsig": {"name": "k", "secret": SECRET, "fudge": 5}},
+         "unknown field(s) 'fudge'"),
+    ],
+)
+def test_agent_tables_refused(agent: dict[str, Any], words: str) -> None:
+    err = refused({"parental-agents": ["192.0.2.9", agent]})
+    assert err.key == "parental-agents"
+    assert words in str(err)
+    assert "agent 2" in str(err)

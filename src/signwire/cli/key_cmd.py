@@ -18,6 +18,7 @@ from signwire.errors import SignwireError
 from signwire.keys import algorithms, enforcer
 from signwire.keys.keystate import RECORD_TYPES, KeyState
 from signwire.keys.model import KeyRole
+from signwire.keys.plan import insecure_status
 from signwire.keys.store import open_store
 from signwire.policy.parse import load_policy
 from signwire.signing.apex import ds_rdata
@@ -139,7 +140,7 @@ def _check_ds(args: argparse.Namespace, state: StateStore, zone: str, now: int) 
         state.add_pending(zone, "ds-seen", key_id, now)
         print(f"{zone} key {tags[key_id]}: DS seen at every parental agent")
     for key_id in sorted(seen.gone):
-        state.add_pending(zone, "ds-gone", key_id, now)
+        state.add_pending(zone, "ds-gone-checked", key_id, now)
         print(f"{zone} key {tags[key_id]}: DS gone from every parental agent")
     undecided = set(expected) - seen.seen - seen.gone
     for key_id in sorted(undecided):
@@ -185,6 +186,9 @@ def _list(args: argparse.Namespace, state: StateStore, now: int) -> int:
             try:
                 policy = load_policy(row.policy, args.policy_file or row.policy_file)
                 plan = enforcer.advance(policy, keys, now)
+                status = insecure_status(policy, keys)
+                if status is not None:
+                    print(f"  {status}")
                 for w in plan.waits:
                     until = f" until {_stamp(w.until)}" if w.until else ""
                     waiting.setdefault(w.key_id, []).append(

@@ -154,6 +154,11 @@ def _span(seconds: int) -> str:
 
 
 def _summary(policy: Policy) -> str:
+    if policy.algorithm is None:
+        return (
+            "no keys: takes a signed zone insecure (the DS withdrawn first, with the CDS/CDNSKEY "
+            "delete form), then publishes it unsigned"
+        )
     parts = [f"{policy.layout.value.upper()} {algorithms.mnemonic(policy.algorithm)}"]
     for spec in policy.keys:
         life = "unlimited" if spec.lifetime is None else _span(spec.lifetime)

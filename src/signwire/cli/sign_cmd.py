@@ -336,7 +336,29 @@ def _setup(args: argparse.Namespace) -> _Setup:
         options = from_policy(policy)
     except ValueError as e:
         raise _Usage(str(e)) from None
-    return _Setup(options, hsm, policy, StateStore(args.state))
+    state = StateStore(args.state)
+    if policy.insecure:
+        _check_insecure_switch(args, policy, state)
+    return _Setup(options, hsm, policy, state)
+
+
+def _check_insecure_switch(args: argparse.Namespace, policy: Policy, state: StateStore) -> None:
+    """Refuse a switch to a keyless policy that would wait less for the DS than the zone's
+    own policy said the parent needs (see manager.insecure_switch_problem)."""
+    zone = manager.zone_name(
+        names.from_text(args.origin if args.origin.endswith(".") else args.origin + ".", None)
+    )
+    row = state.zone(zone)
+    if row is None or row.policy is None or row.policy == policy.name:
+        return
+    try:
+        previous = load_policy(row.policy, row.policy_file)
+    except PolicyError as e:
+        _say(args, f"signwire sign: warning: cannot compare with the zone's policy: {e}")
+        return
+    problem = manager.insecure_switch_problem(previous, policy, state.key_states(zone))
+    if problem is not None:
+        raise _Usage(problem)
 
 
 def run(args: argparse.Namespace, now: int) -> int:
@@ -406,7 +428,11 @@ def _run(args: argparse.Namespace, now: int) -> int:
             keys = load_or_create_keys(args, origin, now, setup.store)
             signing_keys = SigningKeys.by_role(keys, cds=args.cds, cds_delete=args.cds_delete)
         progress.start("planning")
-        plan = full.plan(snapshot, signing_keys, options, now, previous_serial=previous_serial)
+        unsigned = key_step is not None and signing_keys.unsigned
+        if unsigned:
+            plan = full.plan_unsigned(snapshot, options, now, previous_serial)
+        else:
+            plan = full.plan(snapshot, signing_keys, options, now, previous_serial=previous_serial)
         # The plan holds every record it needs; the snapshot's own per-name lists would only
         # double the memory the forked workers inherit.
         del snapshot
@@ -414,7 +440,8 @@ def _run(args: argparse.Namespace, now: int) -> int:
         progress.start("signing")
         with atomic_output(output) as out:
             out.write(
-                f"; {names.to_text(origin)} signed by signwire at "
+                f"; {names.to_text(origin)} {'written unsigned' if unsigned else 'signed'}"
+                " by signwire at "
                 f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}\n"
             )
             scratch = None if output == "-" else os.path.dirname(os.path.abspath(output))
@@ -465,6 +492,15 @@ def _report(
     if key_step is not None:
         for message in key_step.messages:
             _say(args, f"{key_step.zone} {message}")
+    if key_step is not None and signing_keys.unsigned:
+        _say(
+            args,
+            f"wrote {names.to_text(origin)} UNSIGNED serial {plan.serial}: "
+            f"{plan.authoritative_names} names, no keys left (policy {key_step.policy.name!r}), "
+            f"{time.monotonic() - started:.1f}s" + ("" if output == "-" else f" -> {output}"),
+        )
+        _say(args, f"next key event: {key_step.next_event_text()}")
+        return
     denial = "NSEC"
     if options.nsec3 is not None:
         p = options.nsec3

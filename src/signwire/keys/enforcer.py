@@ -5,11 +5,20 @@ One call does, in this order:
 1. **Events** from outside: the parent was seen with a DS (``DsSeen``) or without it
    (``DsGone``), the operator asks for a rollover (``RollKey``) or reports a compromised key
    (``KeyCompromised``). An event that makes no sense now (a DS seen before it was requested, a
-   second rollover while one is under way) changes nothing and leaves a notice saying why.
+   second rollover while one is under way) changes nothing and leaves a notice saying why. The
+   parent seen *with* a DS being withdrawn outweighs any "gone" for it: in the same call the
+   "gone" is ignored, and a "gone" accepted earlier no longer counts.
 2. **Policy**: every key the policy no longer describes (another algorithm, size or role) gets
    the goal ABSENT; every key slot of the policy (KSK and ZSK, or CSK) without a key wanting to
    be present gets a new key. That is all an algorithm rollover, a KSK+ZSK ⇄ CSK change or the
-   first signing of a zone needs: the rules below order the rest.
+   first signing of a zone needs: the rules below order the rest. A policy without keys
+   (``keys = "none"``) retires every key ("insecure"): the DS is withdrawn first, with the RFC
+   8078 delete form of CDS/CDNSKEY (:func:`signing_view`), and the DNSKEYs and signatures stay
+   until no DS can be cached. A policy with keys again before those keys are gone keeps the ones
+   that still fit it and have no DS that may be cached (a ZSK, or any key once the zone is
+   unsigned); a key whose DS is being withdrawn goes on leaving and gets a successor, as in a
+   rollover (a DS asked for again while its withdrawal may still be queued at the parent could
+   be "seen" before the parent even did the withdrawal).
 3. **Lifetimes**: a key whose lifetime is about to end gets a successor, created early enough
    (:func:`signwire.policy.intervals.takeover_lead`) to take over when the lifetime ends.
 4. **Transitions**, repeated until nothing moves: each record of each key steps towards its
@@ -84,6 +93,7 @@ __all__ = [
     "signing_view",
 ]
 
+INSECURE = "insecure"  # the retire reason of keys a policy without keys sends away
 MAX_ROUNDS = 64  # each record moves at most twice per call; this only guards against a bug
 
 Move = tuple[tuple[str, RecordType], ...]  # (key id, record) changed together
@@ -175,6 +185,7 @@ class _Run:
         self.transitions: list[Transition] = []
         self.notices: list[str] = []
         self.lifetime_checks: list[int] = []
+        self.seen_now: set[str] = set()  # keys the parent was seen with in this call
 
     # -- helpers
 
@@ -240,7 +251,17 @@ class _Run:
             if state not in (R, U) or key.ds_requested_at is None:
                 self.notices.append(
                     f"ds-seen for {key.key_id} ignored: its DS is {state.value}, "
-                    f"{_ds_seen_hint(state)}"
+                    f"{_ds_seen_hint(key)}"
+                )
+                return
+            self.seen_now.add(key.key_id)
+            if state is U and key.ds_gone_at is not None and key.ds_gone_at >= key.ds.since:
+                # The parent serves the DS after all: the "gone" was premature (an operator's
+                # guess, a lagging server), and the wait it started must not run out.
+                self.put(dataclasses.replace(key, ds_gone_at=None))
+                self.notices.append(
+                    f"{key.key_id}: the parent serves its DS again; the earlier ds-gone no "
+                    f"longer counts"
                 )
             elif key.ds_seen_at is None or key.ds_seen_at < key.ds_requested_at:
                 # For a DS being withdrawn this changes no state; it only proves the parent
@@ -253,11 +274,23 @@ class _Run:
                     f"ds-gone for {key.key_id} ignored: its DS is {key.ds.state.value}, "
                     f"not being withdrawn"
                 )
-            elif not self.withdrawal_provable(key):
+            elif key.key_id in self.seen_now:
+                self.notices.append(
+                    f"ds-gone for {key.key_id} ignored: the parent was seen with its DS in the "
+                    f"same check; it still serves it"
+                )
+            elif not self.withdrawal_provable(key) and not (
+                event.operator and self.policy.insecure
+            ):
+                hint = (
+                    "; if the parent never had it, say so with 'signwire key ds-gone'"
+                    if self.policy.insecure
+                    else ""
+                )
                 self.notices.append(
                     f"ds-gone for {key.key_id} ignored: the parent never showed its DS, nor any "
                     f"DS requested since its withdrawal; its absence may only mean the request "
-                    f"to add it is still queued"
+                    f"to add it is still queued{hint}"
                 )
             elif key.ds_gone_at is None or key.ds_gone_at < key.ds.since:
                 self.put(dataclasses.replace(key, ds_gone_at=self.now))
@@ -318,15 +351,43 @@ class _Run:
     # -- 2. policy
 
     def reconcile(self) -> None:
+        reason = INSECURE if self.policy.insecure else "policy"
         for key in self.ordered():
             if key.goal is Goal.PRESENT and not any(matches(s, key) for s in self.policy.keys):
-                self.retire(key, "policy")
+                self.retire(key, reason)
         for spec in self.policy.keys:
             present = self.slot_keys(spec)
             for extra in present[:-1]:
                 self.retire(extra, "duplicate")
-            if not present:
+            if not present and not self.revive(spec):
                 self.create(spec, None)
+
+    def revive(self, spec: KeySpec) -> bool:
+        """Keep a key that was leaving only because the zone was going insecure, now that the
+        policy has keys again, if no DS of it can be cached: it simply heads back.
+
+        A key whose DS is being withdrawn is not kept: asked for again, its DS could be seen
+        at the parent *before* the parent did the withdrawal still queued there, and the
+        enforcer would count on a DS about to disappear. Its successor's DS is a new request,
+        which also proves the withdrawal once the parent shows it.
+        """
+        leaving = [
+            k
+            for k in self.ordered()
+            if k.goal is Goal.ABSENT
+            and k.retire_reason == INSECURE
+            and not k.compromised
+            and k.state(RecordType.DS) is H
+            and matches(spec, k)
+        ]
+        if not leaving:
+            return False
+        key = leaving[-1]
+        self.put(dataclasses.replace(key, goal=Goal.PRESENT, retire_reason=None))
+        self.notices.append(
+            f"{key.key_id} kept: policy {self.policy.name!r} signs the zone again"
+        )
+        return True
 
     # -- 3. lifetimes
 
@@ -420,7 +481,7 @@ class _Run:
         for key_id, kind in move:
             when = rules.ready_at(self.keys[key_id], kind, target, self.policy)
             if when is None:
-                return _parent_wait(target)
+                return _parent_wait(target, self.policy.insecure)
             if when > self.now:
                 return "until"
         working = dict(self.keys)
@@ -435,7 +496,7 @@ class _Run:
         before = list(self.keys.values())
         after = list(working.values())
         for algorithm in sorted({self.keys[key_id].algorithm for key_id, _ in move}):
-            reason = rules.unsafe_reason(before, after, algorithm)
+            reason = rules.unsafe_reason(before, after, algorithm, insecure=self.policy.insecure)
             if reason is not None:
                 return reason
         return None
@@ -488,10 +549,14 @@ class _Run:
             if reason == "until":
                 when = [rules.ready_at(self.keys[k], r, target, self.policy) for k, r in move]
                 until = max(t for t in when if t is not None)
-                return Wait(key.key_id, kind, target, until,
-                            f"caches to catch up ({kind.value} {target.value})")
+                why = f"caches to catch up ({kind.value} {target.value})"
+                if self.policy.insecure and kind is RecordType.DS:
+                    why = "going insecure: the parent removed the DS; cached copies to expire"
+                return Wait(key.key_id, kind, target, until, why)
             if first_reason is None:
                 first_reason = reason
+        if self.policy.insecure and first_reason and first_reason.startswith("rule"):
+            first_reason = "going insecure: stays until no DS of the zone can be cached"
         # None only if settle() stopped early, which it does not; say so rather than hide it.
         return Wait(key.key_id, kind, target, None, first_reason or "allowed; call again")
 
@@ -521,9 +586,11 @@ def _publishes_cds(policy: Policy) -> bool:
     return policy.parent.cds or policy.parent.cdnskey
 
 
-def _parent_wait(target: RecordState) -> str:
+def _parent_wait(target: RecordState, insecure: bool) -> str:
     if target is O:
         return "waiting for the DS to be seen at the parent (ds-seen)"
+    if insecure:
+        return "going insecure: waiting for the parent to remove the DS (ds-gone or check-ds)"
     return "waiting for the DS to be seen gone from the parent (ds-gone)"
 
 
@@ -533,7 +600,14 @@ def _event_name(event: Event) -> str:
     )
 
 
-def _ds_seen_hint(state: RecordState) -> str:
-    if state is H:
-        return "not yet requested from the parent; a DS seen before the request proves nothing"
-    return "already known to be at the parent"
+def _ds_seen_hint(key: KeyState) -> str:
+    if key.state(RecordType.DS) is not H:
+        return "already known to be at the parent"
+    if key.ds_requested_at is not None:
+        # It was withdrawn and counted gone from every cache: if the parent serves it again,
+        # validators may fail the zone. Nothing here can undo that; the operator must look.
+        return (
+            "withdrawn and counted gone from every cache: if the parent serves it again, "
+            "ask the parent to remove it"
+        )
+    return "not yet requested from the parent; a DS seen before the request proves nothing"

@@ -11,6 +11,11 @@ order that keeps every moment safe:
    then retire the material of keys the enforcer deleted (no record of them can be cached).
 
 If anything fails before step 4, nothing is saved, and the next run starts from the same states.
+
+A policy without keys takes the zone insecure over several such steps; once no key is left,
+:attr:`SigningKeys.unsigned` tells the signer to write the zone without any DNSSEC record.
+:func:`insecure_switch_problem` refuses the switch to such a policy when it would wait less for
+the DS to leave caches than the zone's own policy said the parent needs.
 """
 
 from __future__ import annotations
@@ -20,18 +25,30 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from signwire.durations import format_duration
 from signwire.errors import KeyStoreError
 from signwire.keys import algorithms, enforcer
-from signwire.keys.keystate import KeyState
+from signwire.keys.keystate import KeyState, RecordState, RecordType
 from signwire.keys.model import KeyRole, ZoneKey
-from signwire.keys.plan import ActionKind, DsGone, DsSeen, Event, KeyCompromised, Plan, RollKey
+from signwire.keys.plan import (
+    ActionKind,
+    DsGone,
+    DsSeen,
+    Event,
+    KeyCompromised,
+    Plan,
+    RollKey,
+    insecure_status,
+)
 from signwire.keys.store import KeyStore, StoreConfig, open_store
+from signwire.policy import intervals
 from signwire.policy.model import Policy
 from signwire.signing.keyset import SigningKeys
 from signwire.storage.state import StateStore
 from signwire.zones import names
 
-PENDING_KINDS = ("ds-seen", "ds-gone", "roll", "compromised")
+# "ds-gone" is the operator's word, "ds-gone-checked" what the parental agents showed.
+PENDING_KINDS = ("ds-seen", "ds-gone", "ds-gone-checked", "roll", "compromised")
 
 
 @dataclass(slots=True)
@@ -54,11 +71,11 @@ class KeyStep:
     def next_event_text(self) -> str:
         at = self.plan.next_event_at
         if at is None:
-            return (
-                "none scheduled (waiting for the parent or the operator)"
-                if self.plan.waits
-                else "none scheduled"
-            )
+            blocked = sorted({w.reason for w in self.plan.waits if w.until is None})
+            if not blocked:
+                return "none scheduled"
+            parent = [r for r in blocked if "parent" in r]
+            return f"none scheduled ({'; '.join(parent or blocked)})"
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
         reasons = sorted({w.reason for w in self.plan.waits if w.until == at})
         return when + (f" ({'; '.join(reasons)})" if reasons else "")
@@ -122,6 +139,8 @@ def events_from_pending(
         elif arg in by_id and kind == "ds-seen":
             events.append(DsSeen(arg))
         elif arg in by_id and kind == "ds-gone":
+            events.append(DsGone(arg, operator=True))
+        elif arg in by_id and kind == "ds-gone-checked":
             events.append(DsGone(arg))
         elif arg in by_id and kind == "compromised":
             events.append(KeyCompromised(arg))
@@ -162,6 +181,14 @@ def step(
         material[key.key_id] = dataclasses.replace(zk, role=key.role)
         new_states.append(key)
     plan = dataclasses.replace(plan, keys=tuple(new_states))
+    # Keys the enforcer deleted are no longer in the plan; their material is retired at commit.
+    before = {k.key_id: k for k in states}
+    for action in plan.actions:
+        gone = before.get(action.key_id)
+        if action.kind is ActionKind.DELETE_KEY and gone is not None and gone.tag is not None:
+            found = on_disk.get((gone.algorithm, gone.tag))
+            if found is not None:
+                material[gone.key_id] = found
     # keys the enforcer just deleted are no longer in the plan, but their moves are reported
     tags = {k.key_id: k.tag for k in (*states, *new_states)}
     messages.extend(_describe(plan, tags))
@@ -178,8 +205,39 @@ def step(
         cds=pick(view.cds),
         cdnskey=pick(view.cdnskey),
         cds_digests=view.cds_digest_types,
+        cds_delete=view.cds_delete,
     )
+    status = insecure_status(policy, plan.keys)
+    if status is not None:
+        messages.append(status)
     return KeyStep(zone, policy, plan, keys, material, applied, store, config, messages)
+
+
+def insecure_switch_problem(
+    previous: Policy | None, policy: Policy, states: list[KeyState]
+) -> str | None:
+    """Why switching a zone from ``previous`` to the keyless ``policy`` is unsafe, or None.
+
+    Going insecure, the one wait that keeps validators safe is the DS's: after the parent is
+    seen without it, parent-ds-ttl + parent-propagation-delay + retire-safety before the
+    DNSKEYs and signatures may go. A policy that waits less than the zone's own one did would
+    strip the zone while resolvers may still hold the DS, and fail it.
+    """
+    if previous is None or not policy.insecure or previous.name == policy.name:
+        return None
+    if all(k.state(RecordType.DS) is RecordState.HIDDEN for k in states):
+        return None  # no DS anywhere: nothing to wait for
+    mine, theirs = intervals.ds_retire(policy), intervals.ds_retire(previous)
+    if mine >= theirs:
+        return None
+    return (
+        f"policy {policy.name!r} waits {format_duration(mine)} for a withdrawn DS to leave "
+        f"caches, but the zone's policy {previous.name!r} says the parent needs "
+        f"{format_duration(theirs)} "
+        f"(parent-ds-ttl + parent-propagation-delay + retire-safety); go insecure under a "
+        f'policy based on it instead: a [policy.NAME] table with based-on = "{previous.name}" '
+        f'and keys = "none"'
+    )
 
 
 def _describe(plan: Plan, tags: dict[str, int | None]) -> list[str]:
@@ -193,6 +251,9 @@ def _describe(plan: Plan, tags: dict[str, int | None]) -> list[str]:
         elif a.kind is ActionKind.WITHDRAW_DS:
             out.append(f"key {tags.get(a.key_id)}: the parent should now remove its DS")
         elif a.kind is ActionKind.DELETE_KEY:
-            out.append(f"key {tags.get(a.key_id)}: no longer cached anywhere; retiring its files")
+            out.append(
+                f"key {tags.get(a.key_id)}: no longer cached anywhere; retiring it from the key "
+                "store"
+            )
     out.extend(plan.notices)
     return out

@@ -1,13 +1,17 @@
 """The enforcer's inputs and outputs: events from outside, actions for outside, the plan.
 
-Plain frozen values, so a daemon can queue events, log actions and store plans as they are.
+Plain frozen values, so a daemon can queue events, log actions and store plans as they are;
+:func:`insecure_status` says in one line where a zone going insecure stands.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from signwire.keys import rules
 from signwire.keys.instructions import SigningInstructions, signing_view
 from signwire.keys.keystate import KeyState, RecordState, RecordType
 from signwire.keys.model import KeyRole
@@ -35,9 +39,14 @@ class DsGone:
     whose addition is still queued at the parent is not there either. So the enforcer accepts
     it only for a DS the parent once showed (``DsSeen``), or once the parent shows a DS
     requested at or after the withdrawal. A checker does best to report every DS it sees.
+
+    ``operator``: the operator's own word (``signwire key ds-gone``), not a checker's sighting.
+    A zone going insecure has no later DS to prove the withdrawal with, so there the operator's
+    word is taken for a DS the parent was never seen with (they know whether it ever had it).
     """
 
     key_id: str
+    operator: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +125,42 @@ class Plan:
 
     def instructions(self, policy: Policy | None = None) -> SigningInstructions:
         return signing_view(self.keys, policy)
+
+
+def insecure_status(policy: Policy, keys: Sequence[KeyState]) -> str | None:
+    """Where a zone under a policy without keys stands, for ``key list`` and the signer's log
+    (None for a policy with keys): what it waits for, and since or until when."""
+    if not policy.insecure:
+        return None
+    if not keys:
+        return "insecure: no keys left; the zone is published unsigned"
+    ds = RecordType.DS
+
+    def tags(found: Sequence[KeyState]) -> str:
+        return ", ".join(str(k.tag if k.tag is not None else k.key_id) for k in found)
+
+    leaving = [k for k in keys if k.state(ds) is not RecordState.HIDDEN]
+    asked = [k for k in leaving if k.ds_gone_at is None or k.ds_gone_at < k.ds.since]
+    if asked:
+        delete = " with CDS/CDNSKEY delete published" if policy.parent.cds or (
+            policy.parent.cdnskey
+        ) else ""
+        return (
+            f"going insecure: waiting for the parent to remove DS {tags(asked)} (asked "
+            f"{_stamp(min(k.ds.since for k in asked))}{delete}); once it has, run 'signwire "
+            f"key ds-gone' or 'signwire key check-ds'"
+        )
+    if leaving:
+        until = max(rules.ready_at(k, ds, RecordState.HIDDEN, policy) or 0 for k in leaving)
+        return (
+            f"going insecure: the parent removed DS {tags(leaving)}; the zone is published "
+            f"unsigned once no cache can hold it ({_stamp(until)})"
+        )
+    return (
+        "going insecure: the zone is published unsigned; the keys are deleted once no cache "
+        "can hold their records"
+    )
+
+
+def _stamp(at: int) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")

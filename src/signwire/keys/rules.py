@@ -10,7 +10,9 @@ signature over the DNSKEY RRset) is allowed only if all of these hold:
 2. **DNSSEC safety** (:func:`unsafe_reason`): the three rules of "Flexible and Robust Key
    Rollover" (Van Mook, Mekking et al.; OpenDNSSEC 2 and BIND's dnssec-policy follow them):
 
-   * rule 1: there is always a DS at the parent;
+   * rule 1: there is always a DS at the parent (once there was one), except when the policy
+     takes the zone insecure: then "no DS at all" is the goal, and rules 2 and 3 keep every
+     other record in place until no DS can be cached (:func:`unsafe_reason`);
    * rule 2: for each algorithm with a DS at the parent, every cached DS RRset leads to a
      DNSKEY that signed every cached DNSKEY RRset;
    * rule 3: for each algorithm with a DS at the parent, every cached RRset carries a signature
@@ -188,13 +190,18 @@ def every_algorithm_signs(keys: Keys) -> bool:
 # --- the checks the enforcer calls ----------------------------------------------------------------
 
 
-def unsafe_reason(before: Keys, after: Keys, algorithm: int) -> str | None:
+def unsafe_reason(
+    before: Keys, after: Keys, algorithm: int, *, insecure: bool = False
+) -> str | None:
     """Why going from ``before`` to ``after`` could make the zone bogus for some cache, or None.
 
     Rules 2 and 3 are checked for ``algorithm``, the algorithm of the key that changes: records
-    of one algorithm cannot make or break another algorithm's chain.
+    of one algorithm cannot make or break another algorithm's chain. ``insecure`` (the policy
+    has no keys: the zone goes unsigned by design) lifts rule 1 and nothing else, so the last
+    DS may be withdrawn; while any DS may still be cached, rules 2 and 3 hold every DNSKEY and
+    signature it leads to in place, and once none can be, they hold trivially.
     """
-    if has_ds(before) and not has_ds(after):
+    if has_ds(before) and not has_ds(after) and not insecure:
         return "rule 1: the parent would be left without a DS"
     if dnskey_chain(before, algorithm) and not dnskey_chain(after, algorithm):
         return "rule 2: a cached DS would no longer lead to a signed DNSKEY RRset"

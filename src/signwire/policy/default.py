@@ -1,4 +1,4 @@
-"""The shipped policy ``default``: the values every policy starts from.
+"""The shipped policies: ``default``, the values every policy starts from, and ``insecure``.
 
 Why these choices:
 
@@ -23,11 +23,19 @@ Why these choices:
   :func:`signwire.policy.parse.feasibility_problems`).
 * CDS and CDNSKEY (SHA-256) are published, so parents that scan for them (RFC 7344, RFC 8078)
   follow KSK rollovers by themselves. Outgoing serials increment.
+
+``insecure`` is ``default`` without keys, like BIND's built-in policy of that name: a zone
+signed under it is taken back to unsigned over several runs, the DS at the parent first (with
+the RFC 8078 delete form of CDS/CDNSKEY), then, once no DS can be cached, everything else. Its
+waits are the default's: a zone whose own policy assumed a longer parent DS TTL should go
+insecure under a policy ``based-on`` its own with ``keys = "none"`` instead (which also keeps
+its parental agents and submission command); ``signwire sign`` refuses the switch otherwise.
 """
 
 from __future__ import annotations
 
 DEFAULT_POLICY_NAME = "default"
+INSECURE_POLICY_NAME = "insecure"
 
 DEFAULT_POLICY_TOML = """\
 [policy.default]
@@ -67,4 +75,9 @@ cdnskey = true
 cds-digest-types = ["SHA-256"]
 parental-agents = []          # e.g. ["192.0.2.53", "[2001:db8::53]:53"]
 # ds-submit-command = ["/usr/local/bin/submit-ds", "example.com."]
+"""
+
+INSECURE_POLICY_TOML = """\
+[policy.insecure]
+keys = "none"                 # every key goes: the DS first, then DNSKEY and signatures
 """

@@ -6,7 +6,11 @@ signed data, the parent's DS TTL, propagation delays and safety margins), how si
 made (validity, refresh, jitter, inception offset), which denial of existence (NSEC, or NSEC3
 with the parameters of RFC 5155 and the advice of RFC 9276), the SOA values the signer
 publishes, the serial rule, and how the parent learns about the DS (CDS/CDNSKEY, RFC 7344 and
-RFC 8078; parental agents; a submission command).
+RFC 8078; parental agents, optionally asked with TSIG, RFC 8945; a submission command).
+
+A policy with no keys (``keys = "none"``, the built-in ``insecure``) takes a zone back to
+unsigned: the enforcer withdraws the DS first (RFC 8078 §4 delete form) and every other record
+only once no DS can be cached (see :mod:`signwire.keys.enforcer`).
 
 Every value is in seconds (``int``) or a plain enum, so a policy is easy to print, compare and
 store. Only :mod:`signwire.policy.parse` builds policies; it also refuses the ones that cannot
@@ -16,7 +20,7 @@ work, so code that receives a :class:`Policy` may rely on its inequalities.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from signwire.errors import SignwireError
 from signwire.keys.model import KeyRole
@@ -55,6 +59,7 @@ class PolicyError(SignwireError):
 class KeyLayout(enum.StrEnum):
     KSK_ZSK = "ksk+zsk"  # a key-signing key (its DS at the parent) and a zone-signing key
     CSK = "csk"  # one combined signing key does both
+    NONE = "none"  # no keys: the zone goes (or stays) insecure, its DS withdrawn first
 
 
 class KskRollover(enum.StrEnum):
@@ -126,9 +131,24 @@ class Denial:
 
 
 @dataclass(frozen=True, slots=True)
+class TsigKey:
+    """A TSIG key (RFC 8945) the DS queries to one parental agent are signed with.
+
+    The secret is given inline (``secret``, base64 in the policy) or as a file read when the
+    agent is asked (``secret_file``). It never appears in a repr, a message or a log line.
+    """
+
+    name: str  # the key's name, presentation format with the trailing dot
+    algorithm: str  # "hmac-sha256", "hmac-sha384", "hmac-sha512" or "hmac-sha224"
+    secret: bytes | None = field(default=None, repr=False)
+    secret_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ParentalAgent:
     address: str  # an IPv4 or IPv6 literal
     port: int = 53
+    tsig: TsigKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +166,7 @@ class ParentSync:
 class Policy:
     name: str
     layout: KeyLayout
-    keys: tuple[KeySpec, ...]  # (KSK, ZSK) or (CSK,)
+    keys: tuple[KeySpec, ...]  # (KSK, ZSK), (CSK,), or () for a zone going insecure
     ksk_rollover: KskRollover
     timing: Timing
     soa: SoaValues
@@ -156,8 +176,14 @@ class Policy:
     source: str  # the file it came from, or "<built-in>"
 
     @property
-    def algorithm(self) -> int:
-        return self.keys[0].algorithm
+    def algorithm(self) -> int | None:
+        """The keys' algorithm; None for a policy without keys."""
+        return self.keys[0].algorithm if self.keys else None
+
+    @property
+    def insecure(self) -> bool:
+        """The policy wants the zone unsigned: every key goes, the DS first."""
+        return not self.keys
 
     def spec(self, role: KeyRole) -> KeySpec | None:
         for spec in self.keys:

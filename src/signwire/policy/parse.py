@@ -16,7 +16,6 @@ Reading the file is the only I/O in :mod:`signwire.policy`.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import shlex
 import tomllib
 from collections.abc import Collection, Mapping
@@ -27,14 +26,18 @@ from signwire.durations import format_duration, parse_duration
 from signwire.keys import algorithms
 from signwire.keys.model import KeyRole
 from signwire.policy import intervals
-from signwire.policy.default import DEFAULT_POLICY_NAME, DEFAULT_POLICY_TOML
+from signwire.policy.agents import parse_agents
+from signwire.policy.default import (
+    DEFAULT_POLICY_NAME,
+    DEFAULT_POLICY_TOML,
+    INSECURE_POLICY_TOML,
+)
 from signwire.policy.model import (
     Denial,
     DenialKind,
     KeyLayout,
     KeySpec,
     KskRollover,
-    ParentalAgent,
     ParentSync,
     Policy,
     PolicyError,
@@ -103,8 +106,9 @@ E = TypeVar("E", KeyLayout, KskRollover, DenialKind, SerialRule)
 
 
 def builtin_policies() -> dict[str, Policy]:
-    """The policies signwire ships: ``default``."""
-    return parse_document(tomllib.loads(DEFAULT_POLICY_TOML), source=BUILTIN_SOURCE)
+    """The policies signwire ships: ``default`` and ``insecure`` (no keys)."""
+    document = tomllib.loads(DEFAULT_POLICY_TOML + INSECURE_POLICY_TOML)
+    return parse_document(document, source=BUILTIN_SOURCE)
 
 
 def default_policy() -> Policy:
@@ -140,8 +144,8 @@ def load_policies(path: str | Path) -> dict[str, Policy]:
 
 
 def load_policy(name: str, path: str | Path | None = None) -> Policy:
-    """The policy ``name`` from ``path``, or a built-in one (``default``) when the file does not
-    define it or no file is given."""
+    """The policy ``name`` from ``path``, or a built-in one (``default``, ``insecure``) when the
+    file does not define it or no file is given."""
     found = load_policies(path) if path is not None else {}
     if name in found:
         return found[name]
@@ -336,7 +340,11 @@ def _convert(name: str, f: _Fields, source: str) -> Policy | None:
     size = f.key_size("key-size", algorithm)
     layout = f.choice("keys", KeyLayout)
     ksk_rollover = f.choice("ksk-rollover", KskRollover)
-    roles = (KeyRole.KSK, KeyRole.ZSK) if layout is KeyLayout.KSK_ZSK else (KeyRole.CSK,)
+    roles = {
+        KeyLayout.KSK_ZSK: (KeyRole.KSK, KeyRole.ZSK),
+        KeyLayout.CSK: (KeyRole.CSK,),
+        KeyLayout.NONE: (),
+    }.get(layout or KeyLayout.NONE, ())
     lifetimes = {role: f.lifetime(_LIFETIME_KEY[role]) for role in KeyRole}
     double_ds = ksk_rollover is KskRollover.DOUBLE_DS
     if layout is KeyLayout.CSK and double_ds and f.given("ksk-rollover"):
@@ -368,7 +376,7 @@ def _convert(name: str, f: _Fields, source: str) -> Policy | None:
         cds=f.boolean("cds"),
         cdnskey=f.boolean("cdnskey"),
         digest_types=f.digest_types("cds-digest-types"),
-        parental_agents=f.parental_agents("parental-agents"),
+        parental_agents=parse_agents(f.raw.get("parental-agents", []), f.fail, source=source),
         ds_submit_command=f.command("ds-submit-command"),
     )
     if f.problems or algorithm is None or layout is None or ksk_rollover is None:
@@ -573,20 +581,6 @@ class _Fields:
                 self.fail(key, f'unknown digest type {item!r}; use "SHA-256" or "SHA-384"')
         return tuple(found)
 
-    def parental_agents(self, key: str) -> tuple[ParentalAgent, ...]:
-        value = self.raw.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.fail(key, 'must be a list of addresses such as ["192.0.2.53", "[2001:db8::1]:53"]')
-            return ()
-        agents = []
-        for text in value:
-            agent = _parental_agent(text)
-            if agent is None:
-                self.fail(key, f"{text!r} is not an IP address with an optional port")
-            else:
-                agents.append(agent)
-        return tuple(agents)
-
     def command(self, key: str) -> tuple[str, ...] | None:
         if key not in self.raw:
             return None
@@ -605,28 +599,3 @@ class _Fields:
             self.fail(key, "must be a non-empty list of words (program and arguments)")
             return None
         return tuple(value)
-
-
-def _parental_agent(text: str) -> ParentalAgent | None:
-    host, port = text.strip(), 53
-    if host.startswith("["):
-        inside, sep, rest = host[1:].partition("]")
-        if not sep:
-            return None
-        host = inside
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                return None
-            port = int(rest[1:])
-    elif host.count(":") == 1:
-        host, _, port_text = host.partition(":")
-        if not port_text.isdigit():
-            return None
-        port = int(port_text)
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if not 0 < port < 65536:
-        return None
-    return ParentalAgent(str(address), port)

@@ -8,6 +8,7 @@ the context a worker needs to sign and render them. Producing the RRSIGs and tex
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -18,7 +19,7 @@ from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
 from signwire.signing.render import KeyUse, RenderContext, Unit
 from signwire.signing.rrsig import SigTiming
-from signwire.zones.rrtypes import SOA
+from signwire.zones.rrtypes import CDNSKEY, CDS, DNSKEY, NSEC3PARAM, SOA
 from signwire.zones.snapshot import ZoneSnapshot
 
 
@@ -72,6 +73,27 @@ def plan(
             now - options.inception_offset, now + dnskey_validity, min(jitter, dnskey_validity // 4)
         ),
     )
+    return SigningPlan(units, context, serial, snapshot.authoritative)
+
+
+# Apex records only a signed zone has; the input's own (a foreign DNSKEY, a CDS) go too.
+_SIGNED_ONLY_APEX_TYPES = frozenset({DNSKEY, CDS, CDNSKEY, NSEC3PARAM})
+
+
+def plan_unsigned(
+    snapshot: ZoneSnapshot, options: SigningOptions, now: int, previous_serial: int | None
+) -> SigningPlan:
+    """The zone with no DNSSEC record at all, for a zone a policy took insecure: the SOA with
+    the serial rule applied (its expire and minimum as the zone file says: the policy only set
+    them for its signatures' sake), every other record as it came. Rendered by the same workers
+    with no keys, so no RRSIG is made."""
+    units = list(snapshot.names)
+    apex_key, apex_kind, apex_recs = units[0]
+    plain = dataclasses.replace(options, nsec3=None, soa_expire=None, soa_minimum=None)
+    new_apex, serial = apex_records(apex_recs, SigningKeys((), (), ()), plain, now, previous_serial)
+    units[0] = (apex_key, apex_kind, [r for r in new_apex if r[1] not in _SIGNED_ONLY_APEX_TYPES])
+    never = SigTiming(now, now, 0)
+    context = RenderContext(snapshot.origin, (), (), never, never)
     return SigningPlan(units, context, serial, snapshot.authoritative)
 
 

@@ -3,7 +3,9 @@
 The offline signer derives this from the keys' roles (KSK/CSK sign the DNSKEY RRset, ZSK/CSK
 sign the rest). A policy-driven run takes it from the enforcer, and then the sets differ from
 the roles on purpose: a pre-published ZSK is in the DNSKEY RRset but signs nothing; during an
-algorithm rollover the new key's signatures go out before its DNSKEY (RFC 6781 §4.1.4).
+algorithm rollover the new key's signatures go out before its DNSKEY (RFC 6781 §4.1.4). A zone
+that a policy took insecure has no keys left at all (:attr:`SigningKeys.unsigned`): it is
+written without any DNSSEC record.
 """
 
 from __future__ import annotations
@@ -29,6 +31,18 @@ class SigningKeys:
     # RFC 8078 §4: ask the parent to remove every DS (the zone is going insecure). Publishes
     # the delete forms "CDS 0 0 0 00" and "CDNSKEY 0 3 0 AA==" instead of real ones.
     cds_delete: bool = False
+
+    @property
+    def unsigned(self) -> bool:
+        """No key to publish or sign with, and no delete request: the zone is unsigned."""
+        return not (
+            self.published
+            or self.key_signers
+            or self.zone_signers
+            or self.cds
+            or self.cdnskey
+            or self.cds_delete
+        )
 
     @classmethod
     def by_role(

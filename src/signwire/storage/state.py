@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS pending (
     -- publishes (applying it alone could move records that no signed version shows yet)
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     zone TEXT NOT NULL,
-    kind TEXT NOT NULL,             -- ds-seen, ds-gone, roll, compromised
+    kind TEXT NOT NULL,             -- ds-seen, ds-gone(-checked), roll, compromised
     arg TEXT NOT NULL,              -- key id, or role for roll
     at INTEGER NOT NULL
 );

@@ -104,7 +104,6 @@ def build_chain(
     head = bytes((SHA1, flags)) + params.iterations.to_bytes(2, "big")
     head += bytes((len(params.salt),)) + params.salt + bytes((20,))
     bitmaps: dict[tuple[NameKind | None, frozenset[int]], bytes] = {}
-    suffix = origin
     okey_sep = okey + b"\x00"
     auth = NameKind.AUTH
     out = []
@@ -116,7 +115,7 @@ def build_chain(
         if bitmap is None:
             bitmap = bitmaps[(node_kind, types)] = type_bitmap(_bitmap_types(node_kind, types))
         rdata = head + following + bitmap
-        owner = b"\x20" + label + suffix  # a base32hex SHA-1 label is 32 octets long
+        owner = b"\x20" + label + origin  # a base32hex SHA-1 label is 32 octets long
         out.append((okey_sep + label, auth, [(owner, NSEC3, ttl, rdata, 0)]))
     return out
 

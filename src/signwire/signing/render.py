@@ -18,7 +18,7 @@ from signwire.signing import rrsig
 from signwire.zones import base32hex, rrtypes
 from signwire.zones import rdata as rdata_codec
 from signwire.zones.kinds import NameKind
-from signwire.zones.names import lower, rrsig_labels, to_text
+from signwire.zones.names import ROOT, lower, rrsig_labels, to_text
 from signwire.zones.records import Record
 from signwire.zones.rrtypes import DS, KEY_SIGNED_TYPES, NSEC, NSEC3, SOA
 
@@ -71,7 +71,7 @@ class TextCache:
     def __init__(self) -> None:
         self.rdata: dict[tuple[int, bytes], str] = {}
         self.bitmaps: dict[bytes, str] = {}
-        self.parents: dict[bytes, str] = {}
+        self.tails: dict[bytes, str] = {}  # parent name -> text that follows a label
         self.nsec3_heads: dict[bytes, str] = {}
         self.next_wire = b""
         self.next_text = ""
@@ -80,16 +80,17 @@ class TextCache:
         if wire == self.next_wire:
             return self.next_text
         # Most owners are children of a name written many times (the apex of a TLD, a
-        # customer's domain): its text is remembered, and only the first label is new.
+        # customer's domain): the text after its first label is remembered.
         n = wire[0]
         label = wire[1 : n + 1]
         if n and _PLAIN_LABEL.fullmatch(label) is not None:
-            parent = self.parents.get(wire[n + 1 :])
-            if parent is None:
-                if len(self.parents) > self.LIMIT:
-                    self.parents.clear()
-                parent = self.parents[wire[n + 1 :]] = to_text(wire[n + 1 :])
-            return label.decode("ascii") + ("." + parent if parent != "." else ".")
+            parent = wire[n + 1 :]
+            tail = self.tails.get(parent)
+            if tail is None:
+                if len(self.tails) > self.LIMIT:
+                    self.tails.clear()
+                tail = self.tails[parent] = "." if parent == ROOT else "." + to_text(parent)
+            return label.decode("ascii") + tail
         return to_text(wire)
 
     def data(self, rdtype: int, wire: bytes) -> str:

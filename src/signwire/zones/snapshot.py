@@ -21,7 +21,7 @@ from signwire.zones import checks
 from signwire.zones.kinds import NameKind
 from signwire.zones.names import canonical_key, to_text
 from signwire.zones.records import ParsedZone, Record
-from signwire.zones.rrtypes import CNAME, DNAME, DNSKEY, DS, GLUE_TYPES, NS, SIGNER_TYPES, SOA
+from signwire.zones.rrtypes import DNAME, NS, SOA
 
 # (canonical key, kind, records of that name sorted by type)
 Name = tuple[bytes, NameKind, list[Record]]
@@ -46,10 +46,7 @@ class ZoneSnapshot:
 
 
 _by_type = itemgetter(1)
-_by_owner = itemgetter(0)
 _by_line = itemgetter(4)
-_NOTICED = SIGNER_TYPES | {CNAME, DNAME, SOA, DNSKEY}
-_AT_DELEGATION = GLUE_TYPES | {NS, DS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,38 +55,26 @@ class _Shape:
 
     A zone has few shapes (a TLD: NS NS, NS NS DS, A, AAAA, A AAAA), so they are worked out
     once each and looked up by the tuple of types; most names then need no sort and no check
-    beyond comparing a pair of records.
+    beyond comparing a pair of records (:func:`checks.quick_check`).
     """
 
     types: frozenset[int]
     ordered: bool  # grouped by type as read: no sort needed
     delegation: bool  # NS: a zone cut unless at the apex or occluded
     dname: bool
-    # kinds of name for which these types need no check beyond the pairs below
-    fast: frozenset[NameKind]
+    fast: frozenset[NameKind]  # kinds of name needing only the pair comparisons
     pairs: tuple[int, ...]  # i: records i and i+1 must share a TTL and differ in data
 
     @classmethod
     def of(cls, order: tuple[int, ...]) -> _Shape:
-        types = frozenset(order)
-        ordered = list(order) == sorted(order)
-        fast: set[NameKind] = set()
-        # Longer runs of one type can hold a duplicate anywhere; check_name sorts them out,
-        # as it does every signer-made or notable type (checks.check_name has the rules).
-        if ordered and max(order.count(t) for t in types) <= 2 and not types & _NOTICED:
-            if types <= GLUE_TYPES:
-                fast.add(NameKind.OCCLUDED)
-            if types <= _AT_DELEGATION:
-                fast.add(NameKind.DELEGATION)
-            if DS not in types:
-                fast.add(NameKind.AUTH)
+        fast, pairs = checks.quick_check(order)
         return cls(
-            types=types,
-            ordered=ordered,
-            delegation=NS in types,
-            dname=DNAME in types,
-            fast=frozenset(fast),
-            pairs=tuple(i for i in range(len(order) - 1) if order[i] == order[i + 1]),
+            types=frozenset(order),
+            ordered=list(order) == sorted(order),
+            delegation=NS in order,
+            dname=DNAME in order,
+            fast=fast,
+            pairs=pairs,
         )
 
 
@@ -175,9 +160,7 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
             else:
                 append((key, kind, recs))
                 continue
-        recs = check_name(
-            recs, set(shape.types), kind, problems, warnings, strip_dnssec=strip_dnssec
-        )
+        recs = check_name(recs, shape.types, kind, problems, warnings, strip_dnssec=strip_dnssec)
         if kind is apex:
             soa = next((r for r in recs if r[1] == SOA), None)
         append((key, kind, recs))

@@ -1,8 +1,10 @@
-"""Durations as operators write them: ``3600``, ``90m``, ``1h30m``, ``14d``, ``2w``, ``P14D``."""
+"""Durations as operators write them: ``3600``, ``90m``, ``1h30m``, ``14d``, ``2w``, ``P14D``;
+and instants as signwire prints them for operators (UTC, to the second)."""
 
 from __future__ import annotations
 
 import re
+import time
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 _COMPACT = re.compile(r"(\d+)([smhdwy])", re.IGNORECASE)
@@ -47,3 +49,8 @@ def format_duration(seconds: int) -> str:
         if n:
             parts.append(f"{n}{unit}")
     return "".join(parts)
+
+
+def format_instant(at: int) -> str:
+    """``2027-01-10 00:00:00Z``: an epoch second in UTC, as key lists and timelines show it."""
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(at))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 from signwire.cli.now_option import add_now_option
+from signwire.durations import format_instant
 from signwire.errors import SignwireError
 from signwire.keys import algorithms, enforcer
 from signwire.keys.keystate import RECORD_TYPES, KeyState
@@ -65,7 +65,7 @@ def _zone(text: str) -> str:
 
 
 def _stamp(at: int | None) -> str:
-    return "-" if at is None else time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(at))
+    return "-" if at is None else format_instant(at)
 
 
 def _key_by_tag(state: StateStore, zone: str, tag: int) -> KeyState:

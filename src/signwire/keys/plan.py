@@ -9,8 +9,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from signwire.durations import format_instant
 from signwire.keys import rules
 from signwire.keys.instructions import SigningInstructions, signing_view
 from signwire.keys.keystate import KeyState, RecordState, RecordType
@@ -147,20 +147,16 @@ def insecure_status(policy: Policy, keys: Sequence[KeyState]) -> str | None:
         ) else ""
         return (
             f"going insecure: waiting for the parent to remove DS {tags(asked)} (asked "
-            f"{_stamp(min(k.ds.since for k in asked))}{delete}); once it has, run 'signwire "
-            f"key ds-gone' or 'signwire key check-ds'"
+            f"{format_instant(min(k.ds.since for k in asked))}{delete}); once it has, run "
+            f"'signwire key ds-gone' or 'signwire key check-ds'"
         )
     if leaving:
         until = max(rules.ready_at(k, ds, RecordState.HIDDEN, policy) or 0 for k in leaving)
         return (
             f"going insecure: the parent removed DS {tags(leaving)}; the zone is published "
-            f"unsigned once no cache can hold it ({_stamp(until)})"
+            f"unsigned once no cache can hold it ({format_instant(until)})"
         )
     return (
         "going insecure: the zone is published unsigned; the keys are deleted once no cache "
         "can hold their records"
     )
-
-
-def _stamp(at: int) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from signwire.durations import format_instant
 from signwire.keys import algorithms
 from signwire.keys.enforcer import ActionKind, DsGone, DsSeen, Event, advance
 from signwire.keys.keystate import KeyState, RecordState, RecordType
@@ -116,7 +116,7 @@ def format_timeline(events: Sequence[TimelineEvent], start: int | None = None) -
     width = max(len(e.key_id) for e in events)
     lines = []
     for e in events:
-        when = datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        when = format_instant(e.at)
         days, rest = divmod(e.at - origin, DAY)
         hours, rest = divmod(rest, 3600)
         label = f"{e.role.value.upper()} {_algorithm_name(e.algorithm)}"

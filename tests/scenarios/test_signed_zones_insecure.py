@@ -11,15 +11,11 @@ version; at every instant every cached mix must validate or be insecure by the z
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
-
-import dns.dnssec
-import dns.rdatatype
-import dns.zone
 
 from signwire.policy.parse import load_policy
 
+from .published import ZONE, fast_policy, read_published
 from .resolver_model import History
 from .world import cache_times
 
@@ -27,69 +23,7 @@ HOUR = 3600
 START = 1_790_000_000
 SWITCH = START + 30 * HOUR
 END = START + 100 * HOUR
-POLICY = textwrap.dedent(
-    """\
-    [policy.fast]
-    algorithm = "ECDSAP256SHA256"
-    denial = "nsec"
-    dnskey-ttl = "1h"
-    max-zone-ttl = "2h"
-    soa-negative-ttl = "30m"
-    parent-ds-ttl = "3h"
-    zone-propagation-delay = "10m"
-    parent-propagation-delay = "30m"
-    publish-safety = "10m"
-    retire-safety = "10m"
-    zsk-lifetime = "unlimited"
-    ksk-lifetime = "unlimited"
-    """
-)
-ZONE = textwrap.dedent(
-    """\
-    $ORIGIN example.test.
-    $TTL 3600
-    @    SOA ns1 hostmaster 1 3600 900 604800 1800
-    @    NS  ns1
-    ns1  A   192.0.2.1
-    www  A   192.0.2.80
-    *.w  TXT "wild"
-    """
-)
-DNSSEC_TYPES = {
-    dns.rdatatype.DNSKEY, dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.NSEC3,
-    dns.rdatatype.NSEC3PARAM, dns.rdatatype.CDS, dns.rdatatype.CDNSKEY,
-}
-
-
-def read_version(path: Path) -> tuple[set[str], set[str], set[str], bool, bool]:
-    """(DNSKEY tags, DNSKEY RRset signers, data signers, delete-form CDS present, any DNSSEC
-    record at all) of a file the signer wrote."""
-    zone = dns.zone.from_file(str(path), origin="example.test.", relativize=False)
-    dnskey: set[str] = set()
-    key_signers: set[str] = set()
-    data_sets: list[set[str]] = []
-    delete = False
-    dnssec = False
-    for _name, node in zone.nodes.items():
-        for rds in node.rdatasets:
-            dnssec |= rds.rdtype in DNSSEC_TYPES
-            if rds.rdtype == dns.rdatatype.DNSKEY:
-                dnskey |= {str(dns.dnssec.key_id(r)) for r in rds}
-            if rds.rdtype == dns.rdatatype.CDS:
-                delete |= any(r.algorithm == 0 and r.digest_type == 0 for r in rds)
-            if rds.rdtype != dns.rdatatype.RRSIG:
-                continue
-            by_type: dict[int, set[str]] = {}
-            for sig in rds:
-                by_type.setdefault(sig.type_covered, set()).add(str(sig.key_tag))
-            for covered, tags in by_type.items():
-                if covered in (dns.rdatatype.DNSKEY, dns.rdatatype.CDS, dns.rdatatype.CDNSKEY):
-                    key_signers |= tags
-                else:
-                    data_sets.append(tags)
-    # Every RRset is signed by the same keys (or, unsigned, by none).
-    assert all(s == data_sets[0] for s in data_sets), data_sets
-    return dnskey, key_signers, data_sets[0] if data_sets else set(), delete, dnssec
+POLICY = fast_policy(zsk_lifetime="unlimited")
 
 
 def test_every_version_on_the_way_to_unsigned_validates(tmp_path: Path, signwire) -> None:
@@ -114,7 +48,9 @@ def test_every_version_on_the_way_to_unsigned_validates(tmp_path: Path, signwire
             "sign", tmp_path / "z.zone", "--origin", "example.test.", "--policy", policy,
             "--policy-file", tmp_path / "p.toml", "-o", out, "-j", "1", now=now,
         )
-        dnskey, key_signers, zone_signers, delete, dnssec = read_version(out)
+        found = read_published(out)
+        dnskey, key_signers, zone_signers = found.dnskey, found.key_signers, found.zone_signers
+        delete, dnssec = found.delete_cds, found.dnssec
         for tag in dnskey | key_signers | zone_signers:
             history.algorithms[tag] = 13
         history.publish_zone(now, dnskey, key_signers, zone_signers)

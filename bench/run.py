@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--openssl-seconds", type=int, default=3)
     p.add_argument("--openssl-rate", type=float, help="skip openssl speed; use this sign/s")
     p.add_argument("--tool-args", action="append", default=[], metavar="TOOL=ARGS",
-                   help="extra arguments for one tool, e.g. signwire='--workers 2'")
+                   help="extra arguments for one tool, e.g. signwire='--jobs 2'")
     p.add_argument("--workdir", type=Path, help="scratch folder (default: a new one in /tmp)")
     p.add_argument("--keep", action="store_true", help="keep signed outputs and the scratch")
     p.add_argument("--verify", action="store_true", help="ldns-verify-zone each output")

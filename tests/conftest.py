@@ -10,6 +10,11 @@
   ``$ORIGIN``/``$TTL`` honoured), for checks of order and of individual records; built on
   dnspython, so it shares no code with signwire's reader.
 
+A test that needs a program or module that is missing is skipped, or under ``CI`` failed:
+see :func:`interop.verifiers.unavailable`. The ``requires`` mark does the same for a whole
+module: ``pytestmark = pytest.mark.requires(softhsm.missing())`` stops each of its tests at
+set-up when the argument (a reason) is not None.
+
 Hypothesis profiles: ``ci`` (derandomized, no example database: the same examples on every run,
 so CI is stable; no shrinking, since shrinking a zone through outside verifiers can take minutes
 per failing test and CI's time is bounded: the failing example is still printed) is loaded when
@@ -35,6 +40,7 @@ import dns.zonefile
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from interop.verifiers import in_ci, unavailable
 from signwire.runtime.clock import ManualClock
 
 FIXED_NOW = 1_767_225_600  # 2026-01-01T00:00:00Z: tests that pass --now use this
@@ -50,8 +56,22 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", deadline=None, print_blob=True)
-_IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if _IN_CI else "dev"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "dev"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires(missing): stop the test when missing (a reason, or None) is set: "
+        "skip it, or fail it under CI",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("requires"):
+        missing = mark.args[0] if mark.args else mark.kwargs.get("missing")
+        if missing:
+            unavailable(str(missing))
 
 
 class CliResult(NamedTuple):

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from interop.verifiers import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "guide.md"
@@ -50,7 +50,7 @@ def test_the_guide_runs_as_written(tmp_path):
     assert len(steps) >= 8, "the guide lost its commands"
     missing = _tools_missing(steps)
     if missing:
-        pytest.skip(f"not installed: {', '.join(missing)} (scripts/setup-tests.sh installs them)")
+        unavailable(f"not installed: {', '.join(missing)} (scripts/setup-tests.sh installs them)")
     shutil.copy(ROOT / "examples" / "example.com.zone", tmp_path)
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"

@@ -37,7 +37,7 @@ import dns.rdatatype
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from interop.verifiers import find_program
+from interop.verifiers import find_program, missing_programs
 from signwire.keys.parent import Answer, Observation, QueryError, ds_text, expected_ds
 from signwire.keys.parent_query import ask_agents, check_parent, describe
 from signwire.keys.plan import DsGone, DsSeen
@@ -47,9 +47,7 @@ KNOTD = find_program("knotd")
 KNOTC = find_program("knotc")
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.skipif(
-        KNOTD is None or KNOTC is None, reason="knotd/knotc not installed (Debian package knot)"
-    ),
+    pytest.mark.requires(missing_programs("knotd", "knotc")),
 ]
 
 START_TIMEOUT = 10.0

@@ -25,23 +25,20 @@ from pathlib import Path
 import pytest
 
 from interop.test_parent_agents import (
-    KNOTC,
-    KNOTD,
     NET,
     QUERY_TIMEOUT,
     KnotAgent,
     parent_zone,
     with_ttl,
 )
+from interop.verifiers import missing_programs
 from signwire.keys.parent import Answer, QueryError
 from signwire.keys.parent_query import ask_agents, check_parent
 from signwire.policy.model import ParentalAgent, TsigKey
 
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.skipif(
-        KNOTD is None or KNOTC is None, reason="knotd/knotc not installed (Debian package knot)"
-    ),
+    pytest.mark.requires(missing_programs("knotd", "knotc")),
 ]
 
 KEY_NAME = "parent-key."

@@ -30,7 +30,7 @@ from signwire.zones import names
 _MISSING = softhsm.missing()
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.skipif(_MISSING is not None, reason=_MISSING or ""),
+    pytest.mark.requires(_MISSING),
 ]
 
 if _MISSING is None:

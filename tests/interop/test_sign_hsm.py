@@ -19,7 +19,7 @@ from signwire.storage.state import StateStore
 _MISSING = softhsm.missing()
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.skipif(_MISSING is not None, reason=_MISSING or ""),
+    pytest.mark.requires(_MISSING),
 ]
 
 ZONE = textwrap.dedent(

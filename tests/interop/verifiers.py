@@ -19,12 +19,20 @@ Flags, from the tools' manuals and checked on Debian 12 (ldns 1.8.3, BIND 9.18, 
   RFC 6672 only calls such data occluded): :func:`kzonecheck_complaints` lets a test check that
   this is the *only* thing Knot objects to.
 
-Each function skips the calling test, with the package to install, only when its program is not
-installed (``scripts/setup-tests.sh`` installs them all).
+Each function stops the calling test, naming the package to install, only when its program is
+not installed (``scripts/setup-tests.sh`` installs them all).
+
+Missing programs and modules, everywhere in the tests, go through :func:`unavailable`: it skips
+the test on a developer's machine and *fails* it when ``CI`` is set (``.ci/run`` sets
+``CI=true``). CI installs everything, so a missing program there is a broken set-up, and a suite
+that passes with the interop tests skipped would claim checks it never made. Module-wide needs
+use the ``requires`` mark (``pytest.mark.requires(missing_programs("knotd"))``, or any "why
+not" string or None), which ``tests/conftest.py`` hands to :func:`unavailable` at set-up.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -33,6 +41,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import pytest
 
@@ -47,7 +57,17 @@ PACKAGES = {
     "kzonecheck": "knot-dnssecutils",
     "kzonesign": "knot-dnssecutils",
     "keymgr": "knot",
+    "knotd": "knot",
+    "knotc": "knot",
+    "unbound": "unbound",
+    "named-checkzone": "bind9-utils",
+    "dnssec-dsfromkey": "bind9-utils",
+    "ldns-read-zone": "ldnsutils",
+    "softhsm2-util": "softhsm2",
 }
+
+# The values of CI that mean "not CI"; anything else (true, 1, yes, a CI system's name) is CI.
+_NOT_CI = ("", "0", "false", "no")
 
 TIMEOUT = 300  # seconds; a verifier on a test zone takes well under one
 
@@ -77,16 +97,52 @@ def find_program(name: str) -> str | None:
     return None
 
 
+def in_ci() -> bool:
+    """Whether ``CI`` is set to a true value; read on every call, so tests can change it."""
+    return os.environ.get("CI", "").strip().lower() not in _NOT_CI
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Stop the calling test because something it needs is missing: skip it, or under CI fail it."""
+    if in_ci():
+        pytest.fail(f"{reason} [CI is set: a missing requirement fails the test]", pytrace=False)
+    pytest.skip(reason)
+
+
+def _not_installed(name: str) -> str:
+    package = PACKAGES.get(name, "?")
+    return (
+        f"{name} is not installed (Debian package {package}; "
+        "scripts/setup-tests.sh installs it when run as root)"
+    )
+
+
+def missing_programs(*names: str) -> str | None:
+    """Why the programs cannot be used here (for the ``requires`` mark), or None: all found."""
+    absent = [name for name in names if find_program(name) is None]
+    return "; ".join(_not_installed(name) for name in absent) or None
+
+
 def require_program(name: str) -> str:
-    """The program's path, or skip the calling test saying what to install."""
+    """The program's path; if it is missing, :func:`unavailable` stops the calling test."""
     path = find_program(name)
     if path is None:
-        package = PACKAGES.get(name, "?")
-        pytest.skip(
-            f"{name} is not installed (Debian package {package}; "
-            "scripts/setup-tests.sh installs it when run as root)"
-        )
+        unavailable(_not_installed(name))
     return path
+
+
+def require_module(name: str, reason: str) -> ModuleType:
+    """The imported module; if it cannot be imported, :func:`unavailable` stops the test."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        unavailable(reason)
+
+
+def require(missing: str | None) -> None:
+    """Stop the calling test through :func:`unavailable` when ``missing`` says why it cannot run."""
+    if missing:
+        unavailable(missing)
 
 
 def run_verifier(argv: Sequence[str], *, cwd: str | Path | None = None) -> VerifierResult:

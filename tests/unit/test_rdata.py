@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from interop.verifiers import require_program
 from signwire.zones import rdata
 
 IN = dns.rdataclass.IN
@@ -591,8 +591,8 @@ TOOLS = {
 @pytest.mark.interop
 @pytest.mark.parametrize("tool", sorted(TOOLS))
 def test_outside_parsers_read_to_text_output(tool: str, tmp_path: Path) -> None:
-    if shutil.which(tool) is None:
-        pytest.skip(f"{tool} is not installed")
+    program = require_program(tool)
     zone = _interop_zone(tmp_path)
-    proc = subprocess.run(TOOLS[tool](zone), capture_output=True, text=True, timeout=60)
+    argv = [program, *TOOLS[tool](zone)[1:]]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -49,6 +49,9 @@ from signwire.zones.serial import SerialRule
 
 BUILTIN_SOURCE = "<built-in>"
 MAX_TTL = 2**31 - 1  # RFC 2181 §8
+# RRSIG times and SOA timers are 32-bit numbers compared by serial arithmetic: a span of 2^31 s
+# or more wraps (a signature would expire "before" its inception).
+MAX_DURATION = 2**31 - 1
 MAX_NSEC3_ITERATIONS = 100  # RFC 9276 §3.2: validators may treat more as insecure (or bogus)
 MIN_RSA_BITS = 2048
 
@@ -229,6 +232,21 @@ def feasibility_problems(policy: Policy) -> list[tuple[str, str]]:
                     f"{key} ({d(validity)}) minus signature-jitter ({d(sig.jitter)}) must be "
                     f"longer than signature-refresh ({d(sig.refresh)}): otherwise a new "
                     f"signature is already due for refresh when it is made",
+                )
+            )
+    for key, validity in (
+        ("signature-validity", sig.validity),
+        ("dnskey-signature-validity", sig.dnskey_validity),
+    ):
+        if validity + sig.inception_offset > MAX_DURATION:
+            problems.append(
+                (
+                    f"{key}, signature-inception-offset",
+                    f"{key} ({d(validity)}) + signature-inception-offset "
+                    f"({d(sig.inception_offset)}) must stay below 2^31 seconds (about 68 "
+                    f"years): RRSIG inception and expiration are 32-bit serial numbers, and a "
+                    f"longer span wraps, so validators see a signature that expired before it "
+                    f"was made (RFC 4034 §3.1.5)",
                 )
             )
     if sig.inception_offset >= sig.validity:
@@ -451,9 +469,9 @@ class _Fields:
     def given(self, key: str) -> bool:
         return key in self.raw
 
-    def duration(self, key: str, *, minimum: int = 0) -> int:
+    def duration(self, key: str, *, minimum: int = 0, capped: bool = True) -> int:
         value = self.raw.get(key)
-        seconds = self._seconds(key, value)
+        seconds = self._seconds(key, value, capped=capped)
         if seconds is None:
             return max(minimum, 0)
         if seconds < minimum:
@@ -466,7 +484,7 @@ class _Fields:
         return self.duration(key, minimum=1)
 
     def ttl(self, key: str, *, minimum: int = 1) -> int:
-        seconds = self.duration(key, minimum=minimum)
+        seconds = self.duration(key, minimum=minimum, capped=False)
         if seconds > MAX_TTL:
             self.fail(key, f"a TTL is at most {MAX_TTL} seconds (RFC 2181 §8)")
         return seconds
@@ -480,7 +498,9 @@ class _Fields:
             self.fail(key, 'must be positive; write "unlimited" for a key that never rolls')
         return seconds
 
-    def _seconds(self, key: str, value: Any, *, unlimited_ok: bool = False) -> int | None:
+    def _seconds(
+        self, key: str, value: Any, *, unlimited_ok: bool = False, capped: bool = True
+    ) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int | str):
             forms = '3600, "90m", "14d", "P14D"' + (', "unlimited"' if unlimited_ok else "")
             self.fail(key, f"must be a duration ({forms}), not {value!r}")
@@ -489,13 +509,24 @@ class _Fields:
             if value < 0:
                 self.fail(key, "must not be negative")
                 return None
-            return value
-        try:
-            return parse_duration(value)
-        except ValueError as e:
-            extra = ' or "unlimited"' if unlimited_ok else ""
-            self.fail(key, f"{e}{extra}")
+            seconds = value
+        else:
+            try:
+                seconds = parse_duration(value)
+            except ValueError as e:
+                extra = ' or "unlimited"' if unlimited_ok else ""
+                self.fail(key, f"{e}{extra}")
+                return None
+        if capped and seconds > MAX_DURATION:
+            extra = ' (write "unlimited" for a key that never rolls)' if unlimited_ok else ""
+            self.fail(
+                key,
+                f"{value!r} ({seconds} s) is too long: DNS times are 32-bit serial numbers, "
+                f"so no span may reach 2^31 seconds (about 68 years; RFC 1982, RFC 4034 "
+                f"§3.1.5){extra}",
+            )
             return None
+        return seconds
 
     def choice(self, key: str, kind: type[E]) -> E | None:
         value = self.raw.get(key)

@@ -8,6 +8,7 @@ records in the state while no signed version of the zone shows the move yet.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,7 @@ from signwire.keys.plan import insecure_status
 from signwire.keys.store import open_store
 from signwire.policy.parse import load_policy
 from signwire.signing.apex import ds_rdata
+from signwire.storage.lock import DEFAULT_WAIT, StateLock
 from signwire.storage.state import StateStore
 from signwire.zones import names, rdata
 from signwire.zones.rrtypes import DS
@@ -44,6 +46,13 @@ def add_parser(sub: Any) -> None:
         if tag:
             a.add_argument("tag", metavar="KEYTAG", type=int)
         a.add_argument("--state", required=True, metavar="DIR", help="the state directory")
+        a.add_argument(
+            "--lock-wait",
+            type=float,
+            default=DEFAULT_WAIT,
+            metavar="SECONDS",
+            help="how long to wait for another signwire using the state directory",
+        )
         add_now_option(a)
         return a
 
@@ -76,9 +85,24 @@ def _key_by_tag(state: StateStore, zone: str, tag: int) -> KeyState:
     return keys[0]
 
 
+# Reports change the state: they take the state directory's lock like a signing run does.
+_WRITERS = ("ds-seen", "ds-gone", "roll", "compromised", "check-ds")
+
+
 def run(args: argparse.Namespace, now: int) -> int:
     try:
-        state = StateStore(args.state)
+        with contextlib.ExitStack() as stack:
+            if args.action in _WRITERS:
+                stack.enter_context(StateLock(args.state, wait=args.lock_wait))
+            state = stack.enter_context(StateStore(args.state, create=False))
+            return _run(args, state, now)
+    except SignwireError as e:
+        print(f"signwire key: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _run(args: argparse.Namespace, state: StateStore, now: int) -> int:
+    try:
         if args.action == "list":
             return _list(args, state, now)
         zone = _zone(args.zone)

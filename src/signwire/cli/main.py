@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 from typing import Any
 
 from signwire import __version__
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 2 on usage errors and 0 for --help
         return int(e.code or 0)
     now = args.now if getattr(args, "now", None) is not None else SystemClock().now()
+    previous = _terminate_like_interrupt()
     try:
         handler = {m.__name__.rsplit(".", 1)[1].removesuffix("_cmd"): m for m in _command_modules()}
         return int(handler[args.command].run(args, now=now))
@@ -72,8 +75,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"signwire: error: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("signwire: interrupted; nothing was written", file=sys.stderr)
+        # Commands that write say themselves what an interruption left; this is the rest.
+        print("signwire: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_like_interrupt() -> Any:
+    """SIGTERM (systemd's stop, ``kill``) unwinds like Ctrl-C, so temporary files are removed
+    and the state is left as the interrupted step says, instead of dying mid-write. Forked
+    signing workers just leave: their parent cleans up."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    main_pid = os.getpid()
+
+    def on_term(signum: int, frame: Any) -> None:
+        if os.getpid() != main_pid:
+            os._exit(128 + signum)
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, on_term)
 
 
 def entry() -> None:

@@ -7,16 +7,19 @@ every step succeeded, so a failed run leaves an existing output file exactly as 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import os
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from signwire.durations import format_duration, parse_duration
-from signwire.errors import KeyStoreError, SigningError, ZoneDataError
+from signwire.errors import KeyStoreError, SigningError, SignwireError, ZoneDataError
 from signwire.keys import algorithms, manager
 from signwire.keys.model import KeyRole, ZoneKey
 from signwire.keys.store import StoreConfig, open_store
@@ -24,13 +27,20 @@ from signwire.keys.submit import DsSubmitError
 from signwire.loading.zonefile import read_zonefile
 from signwire.policy.model import Policy, PolicyError
 from signwire.policy.parse import load_policy
-from signwire.publication.zonefile import atomic_output
 from signwire.runtime.signing_pool import write_plan
 from signwire.signing import full
 from signwire.signing.apex import ds_rdata
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import DAY, Nsec3Params, SigningOptions, from_policy
-from signwire.storage.state import StateError, StateStore
+from signwire.storage.files import (
+    PendingFile,
+    UnsafeDirectoryError,
+    check_private_directory,
+    remove_stale_temps,
+)
+from signwire.storage.lock import DEFAULT_WAIT, StateLock, StateLockedError
+from signwire.storage.recovery import finish_publications
+from signwire.storage.state import Publication, StateError, StateStore
 from signwire.zones import names, rdata
 from signwire.zones.rrtypes import DS
 from signwire.zones.serial import SerialRule
@@ -182,6 +192,21 @@ def add_parser(sub: Any) -> None:
         metavar="DIR",
         help="with --policy: where the zone's keys and their states are kept",
     )
+    p.add_argument(
+        "--lock-wait",
+        type=float,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"with --state: how long to wait for another signwire using the same state "
+        f"directory (default {DEFAULT_WAIT:g})",
+    )
+    p.add_argument(
+        "--start-afresh",
+        action="store_true",
+        help="with --policy: start a zone the state does not know with new keys even though "
+        "it was signed before (its old keys are set aside; the DS at the parent must then be "
+        "replaced, and until it is validators fail the zone)",
+    )
     hsm = p.add_argument_group(
         "keys in an HSM (PKCS#11) instead of files; the PIN is read from a file or an "
         "environment variable, never given on the command line"
@@ -295,6 +320,13 @@ class _Setup:
     store: StoreConfig | None = None  # None with a policy: the zone's remembered store
     policy: Policy | None = None
     state: StateStore | None = None
+    lock: StateLock | None = None
+
+    def close(self) -> None:
+        if self.state is not None:
+            self.state.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 _OFFLINE_ONLY = (
@@ -336,10 +368,25 @@ def _setup(args: argparse.Namespace) -> _Setup:
         options = from_policy(policy)
     except ValueError as e:
         raise _Usage(str(e)) from None
-    state = StateStore(args.state)
-    if policy.insecure:
-        _check_insecure_switch(args, policy, state)
-    return _Setup(options, hsm, policy, state)
+    # The lock before the database: a second run must not even read a state that the first
+    # one is about to change.
+    check_private_directory(args.state, "state directory")
+    Path(args.state).mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = StateLock(args.state, wait=args.lock_wait)
+    lock.acquire()
+    try:
+        state = StateStore(args.state)
+    except BaseException:
+        lock.release()
+        raise
+    setup = _Setup(options, hsm, policy, state, lock)
+    try:
+        if policy.insecure:
+            _check_insecure_switch(args, policy, state)
+    except BaseException:
+        setup.close()
+        raise
+    return setup
 
 
 def _check_insecure_switch(args: argparse.Namespace, policy: Policy, state: StateStore) -> None:
@@ -384,10 +431,46 @@ def _run(args: argparse.Namespace, now: int) -> int:
     except (_Usage, ValueError, PolicyError, StateError) as e:
         print(f"signwire sign: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if not Path(args.zonefile).is_file():
-        print(f"signwire sign: error: {args.zonefile}: no such file", file=sys.stderr)
+    except (StateLockedError, UnsafeDirectoryError, SignwireError) as e:
+        print(f"signwire sign: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as e:
+        print(f"signwire sign: error: {args.state}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        return _sign(args, now, origin, setup, started)
+    finally:
+        setup.close()
+
+
+def _unreadable(path: str) -> str | None:
+    """Why the zone file cannot be read, or None."""
+    if os.path.isdir(path):
+        return "is a directory, not a zone file"
+    try:
+        with open(path, "rb"):
+            return None
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as e:
+        return f"cannot be read: {e.strerror or e}"
+
+
+def _sign(
+    args: argparse.Namespace, now: int, origin: bytes, setup: _Setup, started: float
+) -> int:
+    problem = _unreadable(args.zonefile)
+    if problem is not None:
+        print(f"signwire sign: error: {args.zonefile}: {problem}", file=sys.stderr)
         return EXIT_USAGE
     options = setup.options
+    if setup.state is not None:
+        try:
+            for message in finish_publications(setup.state, now):
+                _say(args, f"signwire sign: {message}")
+        except StateError as e:
+            print(f"signwire sign: error: {e}", file=sys.stderr)
+            return EXIT_FAILURE
 
     progress = Progress(enabled=None if not args.quiet else False)
     phases = _Phases()
@@ -414,12 +497,12 @@ def _run(args: argparse.Namespace, now: int) -> int:
 
     key_step: manager.KeyStep | None = None
     output = args.output or args.zonefile + ".signed"
+    pending: PendingFile | None = None
+    saved = False  # the state holds this run's result (and the file is, or will be, in place)
     try:
         previous_serial = None
         if setup.policy is not None and setup.state is not None:
-            # The token given now, else the store the zone was set up with (state default).
-            config = setup.store or setup.state.key_store(manager.zone_name(origin))
-            key_step = manager.step(setup.policy, origin, setup.state, now, config)
+            key_step = _key_step(args, origin, setup, now, output)
             signing_keys = key_step.keys
             zone_row = setup.state.zone(key_step.zone)
             previous_serial = zone_row.last_serial if zone_row else None
@@ -438,17 +521,37 @@ def _run(args: argparse.Namespace, now: int) -> int:
         del snapshot
         phases.done("plan")
         progress.start("signing")
-        with atomic_output(output) as out:
-            out.write(
-                f"; {names.to_text(origin)} {'written unsigned' if unsigned else 'signed'}"
-                " by signwire at "
-                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}\n"
-            )
-            scratch = None if output == "-" else os.path.dirname(os.path.abspath(output))
-            made = write_plan(plan, out, args.jobs, progress.update, scratch)
+        header = (
+            f"; {names.to_text(origin)} {'written unsigned' if unsigned else 'signed'}"
+            " by signwire at "
+            f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(now))}\n"
+        )
+        if output == "-":
+            sys.stdout.write(header)
+            made = write_plan(plan, sys.stdout, args.jobs, progress.update, None)
+            sys.stdout.flush()
+        else:
+            for leftover in remove_stale_temps(output):
+                _say(args, f"signwire sign: removed {leftover}, left by a run that was killed")
+            pending = PendingFile(output)
+            pending.file.write(header)
+            scratch = str(pending.temp.parent)
+            made = write_plan(plan, pending.file, args.jobs, progress.update, scratch)
+            pending.finish()
         phases.done("sign+write")
         if key_step is not None and setup.state is not None:
-            key_step.commit(setup.state, now, plan.serial)
+            with _signals_held():
+                publication = _publication(key_step, pending, plan.serial, now)
+                key_step.commit(setup.state, now, plan.serial, publication)
+                saved = True
+                if pending is not None:
+                    pending.publish()
+                    setup.state.publication_done(key_step.zone)
+            key_step.retire_deleted()
+        elif pending is not None:
+            pending.publish()
+        pending = None
+        if key_step is not None:
             submitted = key_step.submit_ds()
             if submitted:
                 key_step.messages.append(submitted)
@@ -463,18 +566,100 @@ def _run(args: argparse.Namespace, now: int) -> int:
         return EXIT_FAILURE
     except (KeyStoreError, SigningError, StateError) as e:
         progress.finish()
+        _undo(args, pending, key_step, saved)
         print(f"signwire sign: error: {e}", file=sys.stderr)
         return EXIT_FAILURE
     except OSError as e:
         progress.finish()
+        _undo(args, pending, key_step, saved)
         print(
             f"signwire sign: error: cannot write {e.filename or output}: {e.strerror}",
             file=sys.stderr,
         )
         return EXIT_FAILURE
+    except KeyboardInterrupt:
+        progress.finish()
+        _undo(args, pending, key_step, saved)
+        if saved:
+            told = f"serial {plan.serial} was published to {output} and the state saved"
+        else:
+            told = "nothing was published" + (", the state is unchanged" if key_step else "")
+        print(f"signwire sign: interrupted; {told}", file=sys.stderr)
+        return 130
     progress.finish()
     _report(args, origin, options, plan, made, output, started, phases, signing_keys, key_step)
     return EXIT_OK
+
+
+def _key_step(
+    args: argparse.Namespace, origin: bytes, setup: _Setup, now: int, output: str
+) -> manager.KeyStep:
+    """The enforcer's step for the zone, after making sure the state and the key store agree
+    (and that a zone the state does not know is really new)."""
+    assert setup.policy is not None and setup.state is not None
+    state = setup.state
+    zone = manager.zone_name(origin)
+    # The token given now, else the store the zone was set up with (state default).
+    config = setup.store or state.key_store(zone)
+    store = open_store(config)
+    if state.zone(zone) is None:
+        evidence = manager.signed_before(setup.policy, origin, store, output)
+        if evidence and not args.start_afresh:
+            raise StateError(
+                f"{zone} is not in the state {args.state}, but it was signed before: "
+                + "; ".join(evidence)
+                + ". Starting it afresh would make new keys and break the chain of trust. "
+                "Restore the state ('signwire state restore'), check --state, or, if the zone "
+                "must really start over with new keys, give --start-afresh"
+            )
+        if evidence:
+            for key in store.keys_for(origin):
+                where = store.set_aside(key)
+                _say(args, f"{zone} --start-afresh: key {key.key_tag} set aside in {where}")
+    else:
+        for message in manager.tidy_key_store(state, origin, store):
+            _say(args, f"{zone} {message}")
+            state.add_log(zone, now, message)
+    return manager.step(setup.policy, origin, state, now, config)
+
+
+def _publication(
+    key_step: manager.KeyStep, pending: PendingFile | None, serial: int, now: int
+) -> Publication | None:
+    if pending is None:
+        return None
+    return Publication(
+        key_step.zone, serial, str(pending.target), str(pending.temp), pending.inode, now
+    )
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done: saving the state and renaming the
+    file go together. (A SIGKILL can fall between them; the next run finishes the rename.)"""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _undo(
+    args: argparse.Namespace,
+    pending: PendingFile | None,
+    key_step: manager.KeyStep | None,
+    saved: bool,
+) -> None:
+    """After a failure: drop the unpublished file, and the keys no saved state records.
+    (Once the state is saved, its file stays for the next run to put in place.)"""
+    if pending is not None and not saved:
+        pending.discard()
+    if key_step is not None and not saved:
+        try:
+            for message in key_step.set_aside_new_keys():
+                _say(args, f"{key_step.zone} {message}")
+        except KeyStoreError as e:
+            _say(args, f"{key_step.zone} warning: {e} (the next run sets it aside)")
 
 
 def _report(

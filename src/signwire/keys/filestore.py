@@ -44,6 +44,11 @@ from signwire.errors import KeyStoreError
 from signwire.keys import algorithms, bindfile
 from signwire.keys.bindfile import FLAG_REVOKE, FLAG_SEP, FLAG_ZONE, DnskeyLine
 from signwire.keys.model import KeyRole, ZoneKey
+from signwire.storage.files import (
+    UnsafeDirectoryError,
+    check_private_directory,
+    is_readable_directory,
+)
 from signwire.zones import names
 
 log = logging.getLogger(__name__)
@@ -76,13 +81,27 @@ class FileKeyStore:
 
     def retire(self, key: ZoneKey) -> None:
         """Move the key's files to ``retired/``: out of use, still there for forensics."""
+        self._move(key, "retired")
+
+    def set_aside(self, key: ZoneKey) -> str:
+        """Move the key's files to ``unrecorded/``: out of the zone's keys, kept in case an
+        operator knows better (a state restored from a backup older than the key)."""
+        return str(self._move(key, "unrecorded"))
+
+    def _move(self, key: ZoneKey, folder: str) -> Path:
         stem = bindfile.file_stem(key.origin, key.algorithm, key.key_tag)
-        retired = self.directory / "retired"
-        retired.mkdir(mode=0o700, exist_ok=True)
-        for suffix in (".key", ".private"):
-            path = self.directory / (stem + suffix)
-            if path.exists():
-                os.replace(path, retired / path.name)
+        target = self.directory / folder
+        try:
+            target.mkdir(mode=0o700, exist_ok=True)
+            # The .key first: from then on no scan sees the pair, even if we stop halfway.
+            for suffix in (".key", ".private"):
+                path = self.directory / (stem + suffix)
+                if path.exists():
+                    os.replace(path, target / path.name)
+            self._sync_directory()
+        except OSError as exc:
+            raise KeyStoreError(f"{self.directory}: cannot move key {stem}: {exc}") from None
+        return target
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -96,6 +115,7 @@ class FileKeyStore:
         notes: list[str] = []
         if not self.directory.is_dir():
             return KeyScan()  # no folder yet: no keys (create() makes it)
+        self._check_folder()
         pairs: list[bindfile.KeyPair] = []
         tags: set[int] = set()
         for key_path in sorted(self.directory.glob("K*.key")):
@@ -200,6 +220,20 @@ class FileKeyStore:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise KeyStoreError(f"{self.directory}: cannot create key directory: {exc}") from None
+        self._check_folder()
+
+    def _check_folder(self) -> None:
+        """Refuse a folder others could plant keys in, and say so when it cannot be read
+        (rather than report its keys as missing)."""
+        try:
+            check_private_directory(self.directory, "key folder")
+        except UnsafeDirectoryError as exc:
+            raise KeyStoreError(str(exc)) from None
+        if not is_readable_directory(self.directory):
+            raise KeyStoreError(
+                f"{self.directory}: the key folder exists but cannot be read (permission "
+                "denied): run signwire as a user that may read it"
+            )
 
     def _place(self, final: Path, text: str, mode: int) -> bool:
         """Write ``final`` atomically with ``mode`` from birth; False if it already exists."""

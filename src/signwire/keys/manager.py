@@ -7,10 +7,15 @@ order that keeps every moment safe:
 1. run the enforcer with the reports waiting in the state (DS seen or gone, operator rolls);
 2. make the key material of every key it created, and note each key's tag;
 3. hand the signer the keys to publish and sign with (:class:`SigningKeys`);
-4. only after the signed zone is written: save the new key states (:meth:`KeyStep.commit`),
-   then retire the material of keys the enforcer deleted (no record of them can be cached).
+4. once the signed zone is on disk (not yet renamed into place): save the new key states
+   together with the name of that file (:meth:`KeyStep.commit`); the caller then renames it,
+   and the material of keys the enforcer deleted is retired (no record of them is cached).
 
-If anything fails before step 4, nothing is saved, and the next run starts from the same states.
+If anything fails before step 4, nothing is saved, and the next run starts from the same states;
+the keys step 2 made were never published, and :meth:`KeyStep.set_aside_new_keys` (or, after a
+crash, :func:`tidy_key_store` at the next start) takes them out of the key store. A zone the
+state does not know is started afresh only when nothing says it was signed before
+(:func:`signed_before`): a lost state must not silently re-key a zone whose DS is at the parent.
 
 A policy without keys takes the zone insecure over several such steps; once no key is left,
 :attr:`SigningKeys.unsigned` tells the signer to write the zone without any DNSSEC record.
@@ -44,7 +49,7 @@ from signwire.keys.store import KeyStore, StoreConfig, open_store
 from signwire.policy import intervals
 from signwire.policy.model import Policy
 from signwire.signing.keyset import SigningKeys
-from signwire.storage.state import StateStore
+from signwire.storage.state import Publication, StateStore
 from signwire.zones import names
 
 # "ds-gone" is the operator's word, "ds-gone-checked" what the parental agents showed.
@@ -62,6 +67,7 @@ class KeyStep:
     store: KeyStore
     store_config: StoreConfig
     messages: list[str] = field(default_factory=list)
+    known: set[str] = field(default_factory=set)  # key ids the state held before this step
 
     @property
     def ds_keys(self) -> tuple[ZoneKey, ...]:
@@ -80,8 +86,15 @@ class KeyStep:
         reasons = sorted({w.reason for w in self.plan.waits if w.until == at})
         return when + (f" ({'; '.join(reasons)})" if reasons else "")
 
-    def commit(self, state: StateStore, now: int, serial: int | None) -> None:
-        """Save the states (call after the signed zone is safely written), then retire keys."""
+    def commit(
+        self,
+        state: StateStore,
+        now: int,
+        serial: int | None,
+        publication: Publication | None = None,
+    ) -> None:
+        """Save the states (call once the signed zone is safely on disk, with ``publication``
+        naming it when it is not yet in place)."""
         state.save(
             self.zone,
             now=now,
@@ -97,10 +110,30 @@ class KeyStep:
             serial=serial,
             messages=self.messages,
             applied=self.applied,
+            publication=publication,
         )
+
+    def retire_deleted(self) -> None:
+        """Retire the material of keys the enforcer deleted (after :meth:`commit`; a crash
+        before this is finished by :func:`tidy_key_store`)."""
         for action in self.plan.actions:
             if action.kind is ActionKind.DELETE_KEY and action.key_id in self.material:
                 self.store.retire(self.material[action.key_id])
+
+    @property
+    def new_keys(self) -> list[ZoneKey]:
+        """The keys this step created (not yet recorded in any state)."""
+        made = {k.key_id for k in self.plan.keys} - self.known
+        return [self.material[i] for i in sorted(made) if i in self.material]
+
+    def set_aside_new_keys(self) -> list[str]:
+        """After a failure before :meth:`commit`: the keys this step made were never
+        published; take them out of the key store instead of leaving them unrecorded."""
+        out = []
+        for key in self.new_keys:
+            where = self.store.set_aside(key)
+            out.append(f"key {key.key_tag} made by this run was never published: moved to {where}")
+        return out
 
     def submit_ds(self) -> str | None:
         """Hand the DS RRset the parent should now have to the policy's submission command,
@@ -210,7 +243,72 @@ def step(
     status = insecure_status(policy, plan.keys)
     if status is not None:
         messages.append(status)
-    return KeyStep(zone, policy, plan, keys, material, applied, store, config, messages)
+    return KeyStep(
+        zone, policy, plan, keys, material, applied, store, config, messages,
+        known={k.key_id for k in states},
+    )
+
+
+def tidy_key_store(state: StateStore, origin: bytes, store: KeyStore) -> list[str]:
+    """Keys in the store that the state does not hold: finish retiring the ones the state
+    once recorded (a run stopped between saving and retiring), and set aside the ones it never
+    recorded (a run stopped between making a key and saving: never published)."""
+    zone = zone_name(origin)
+    current = {(k.algorithm, k.tag) for k in state.key_states(zone)}
+    recorded = state.recorded_keys(zone)
+    out = []
+    for key in store.keys_for(origin):
+        ident = (key.algorithm, key.key_tag)
+        if ident in current:
+            continue
+        if ident in recorded:
+            store.retire(key)
+            out.append(f"key {key.key_tag}: retired (deleted by an earlier run that stopped "
+                       "before moving it)")
+        else:
+            where = store.set_aside(key)
+            out.append(
+                f"warning: key {key.key_tag} ({algorithms.mnemonic(key.algorithm)}) is in "
+                f"{store.where} but not in the state: a run that was stopped made it and never "
+                f"published it; moved to {where}. If the state was restored from a backup "
+                "older than this key, stop and restore a newer one"
+            )
+    return out
+
+
+def signed_before(
+    policy: Policy, origin: bytes, store: KeyStore, output: str | None
+) -> list[str]:
+    """Evidence that a zone the state does not know was signed before: keys for it in the key
+    store, a signed version at the output, a DS at the parental agents. Each is a reason not
+    to start it afresh with new keys (the state may be lost, restored wrongly, or mistyped)."""
+    evidence = []
+    keys = store.keys_for(origin)
+    if keys:
+        tags = ", ".join(str(k.key_tag) for k in keys)
+        evidence.append(f"the key store {store.where} holds keys for it (tags {tags})")
+    if output and output != "-" and _looks_signed(Path(output)):
+        evidence.append(f"{output} holds a signed version of it")
+    agents = policy.parent.parental_agents
+    if agents:
+        from signwire.keys.parent_query import check_parent
+
+        # No key is expected: every DS the agents serve comes back as "unknown".
+        seen = check_parent(origin, {}, agents, parent_ds_ttl=policy.timing.parent_ds_ttl)
+        if seen.unknown_ds:
+            evidence.append(f"its parental agents serve a DS for it ({seen.unknown_ds[0]})")
+    return evidence
+
+
+def _looks_signed(path: Path) -> bool:
+    """Whether the start of an existing zone file holds DNSSEC signatures (signwire writes
+    the apex, with its RRSIGs, first; other signers do too)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except OSError:
+        return False
+    return b"RRSIG" in head
 
 
 def insecure_switch_problem(

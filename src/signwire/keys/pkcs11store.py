@@ -439,6 +439,11 @@ class Pkcs11KeyStore:
         """A key no record of which can be cached any more leaves the token."""
         self.destroy(key)
 
+    def set_aside(self, key: ZoneKey) -> str:
+        """Keys on a token are not moved or destroyed behind the operator's back: an
+        unrecorded one stays where it is (unused; every run reports it)."""
+        return f"{self.where} (left in place, unused)"
+
     def destroy(self, key: ZoneKey) -> None:
         """Remove both halves of ``key`` from the token (the enforcer decides when it is safe)."""
         locator = locator_of(key.signer)

@@ -32,6 +32,11 @@ class KeyStore(Protocol):
         """Take the key out of service for good (no record of it can be cached any more)."""
         ...
 
+    def set_aside(self, key: ZoneKey) -> str:
+        """Take a key that no state records out of the zone's keys, without destroying it
+        (an interrupted run made it and never published it); returns where it went."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:

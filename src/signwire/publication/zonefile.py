@@ -1,18 +1,20 @@
 """Writing a signed zone file so that a reader never sees half of one.
 
-The text goes to a temporary file beside the target, is flushed to disk, and only then renamed
-over the target: a crash or an error leaves the previous file (or no file) in place, never a
-truncated zone that a secondary or a loader could pick up.
+The text goes to a temporary file beside the target (through a symlink, to the file it names),
+is flushed to disk, and only then renamed over the target: a crash or an error leaves the
+previous file (or no file) in place, never a truncated zone that a secondary or a loader could
+pick up. :mod:`signwire.storage.files` does the writing; ``sign --policy`` uses its two phases
+directly so that the state is saved between them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from typing import TextIO
+
+from signwire.storage.files import atomic_text
 
 
 @contextlib.contextmanager
@@ -22,16 +24,5 @@ def atomic_output(path: str) -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
         return
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="latin-1", newline="\n", buffering=1 << 20) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_text(path) as f:
+        yield f

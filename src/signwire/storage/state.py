@@ -1,9 +1,23 @@
 """The state database: zones, their keys' states, and a log of what happened.
 
-SQLite from the standard library, in WAL mode, every change in one transaction, so a crash at
-any instant leaves either the old state or the new one, never a mix. Key states are stored as
-the enforcer's own JSON (``KeyState.to_dict``), one row per key, so the schema does not have to
-follow every field the enforcer keeps.
+SQLite from the standard library, in WAL mode with full fsync, every change in one transaction,
+so a crash at any instant leaves either the old state or the new one, never a mix. Key states
+are stored as the enforcer's own JSON (``KeyState.to_dict``), one row per key, so the schema
+does not have to follow every field the enforcer keeps.
+
+:meth:`StateStore.close` checkpoints the write-ahead log into ``state.sqlite``: after every run
+that one file holds the whole state, so a backup of it alone is complete (``signwire state
+backup`` is still the right way: it takes the key files too).
+
+Two tables keep what a crash could otherwise make ambiguous:
+
+* ``publications``: a signed file saved in the same transaction as the state it goes with, but
+  not yet renamed into place (the temporary file's name and inode). The next run finishes the
+  rename (:func:`signwire.storage.files.finish_interrupted_rename`), so what is published and
+  what the state says always agree.
+* ``key_history``: every key the state ever recorded. A key in the key store that is neither in
+  the state nor in the history was made by a run that never saved: it was never published, and
+  can be set aside.
 """
 
 from __future__ import annotations
@@ -18,8 +32,9 @@ from pathlib import Path
 from signwire.errors import SignwireError
 from signwire.keys.keystate import KeyState
 from signwire.keys.store import StoreConfig
+from signwire.storage.files import check_private_directory
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,6 +68,24 @@ CREATE TABLE IF NOT EXISTS log (
     at INTEGER NOT NULL,
     message TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS publications (
+    -- a signed file whose state is saved but whose rename into place may not have happened
+    zone TEXT PRIMARY KEY,
+    serial INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    temp TEXT NOT NULL,
+    inode INTEGER NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS key_history (
+    zone TEXT NOT NULL,
+    algorithm INTEGER NOT NULL,
+    tag INTEGER NOT NULL,
+    key_id TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    retired_at INTEGER,
+    PRIMARY KEY (zone, algorithm, tag)
+);
 """
 
 
@@ -61,6 +94,21 @@ _ZONE_COLUMNS = "name, policy, policy_file, key_store, last_serial, next_event_a
 
 class StateError(SignwireError):
     """The state directory cannot be used (unreadable, newer schema, locked too long)."""
+
+
+STATE_FILE = "state.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """A signed file saved with its state but perhaps not yet renamed into place."""
+
+    zone: str
+    serial: int
+    target: str
+    temp: str
+    inode: int
+    at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,28 +123,78 @@ class ZoneRow:
 
 
 class StateStore:
-    def __init__(self, directory: str | Path) -> None:
+    """The state directory's database. ``create=False`` (every command but the ones that
+    start zones) refuses a folder without a state instead of making an empty one, so a
+    mistyped ``--state`` is an error, not a state with no zones."""
+
+    def __init__(self, directory: str | Path, *, create: bool = True) -> None:
         self.directory = Path(directory)
+        check_private_directory(self.directory, "state directory")
+        path = self.directory / STATE_FILE
+        if not create and not path.is_file():
+            raise StateError(
+                f"{self.directory}: no signwire state here (no {STATE_FILE}); check --state"
+            )
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.directory / "state.sqlite", timeout=30)
+            self.db = sqlite3.connect(path, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
+            # Key states are the zone's lifeline: a commit is on disk before signwire goes on.
+            self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             with self.db:
-                self.db.executescript(_SCHEMA)
-                row = self.db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
-                if row is None:
-                    self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                elif int(row[0]) > SCHEMA_VERSION:
+                row = self._schema_row()
+                if row is not None and int(row[0]) > SCHEMA_VERSION:
                     raise StateError(
                         f"{self.directory}: state schema {row[0]} is newer than this signwire"
                         f" understands ({SCHEMA_VERSION}); upgrade signwire"
                     )
+                self.db.executescript(_SCHEMA)
+                if row is None:
+                    self.db.execute(
+                        "INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+                    )
+                elif int(row[0]) < SCHEMA_VERSION:
+                    self._upgrade()
         except (OSError, sqlite3.Error) as e:
             raise StateError(f"{self.directory}: cannot open the state database: {e}") from None
 
+    def _schema_row(self) -> tuple[str] | None:
+        has_meta = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        if not has_meta:
+            return None
+        row = self.db.execute("SELECT value FROM meta WHERE name='schema'").fetchone()
+        return (str(row[0]),) if row else None
+
+    def _upgrade(self) -> None:
+        """Schema 1 → 2: the history starts with the keys the state holds now."""
+        for zone, state in self.db.execute("SELECT zone, state FROM keys").fetchall():
+            key = KeyState.from_dict(json.loads(state))
+            if key.tag is not None:
+                self.db.execute(
+                    "INSERT OR IGNORE INTO key_history VALUES (?, ?, ?, ?, ?, NULL)",
+                    (zone, key.algorithm, key.tag, key.key_id, key.created_at or 0),
+                )
+        self.db.execute("UPDATE meta SET value=? WHERE name='schema'", (str(SCHEMA_VERSION),))
+
     def close(self) -> None:
-        self.db.close()
+        """Fold the write-ahead log into ``state.sqlite`` and close: after this the one file
+        holds everything (signwire leaves with ``os._exit``, which would skip SQLite's own
+        checkpoint at close)."""
+        try:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # another reader holds the log open; its own close checkpoints it
+        finally:
+            self.db.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def keys_folder(self, zone: str) -> Path:
         return self.directory / "keys" / zone.rstrip(".").lower()
@@ -172,9 +270,11 @@ class StateStore:
         serial: int | None = None,
         messages: Sequence[str] = (),
         applied: Sequence[int] = (),
+        publication: Publication | None = None,
     ) -> None:
-        """Replace the zone's key states, drop the pending reports that were applied, and
-        record what happened: all or nothing."""
+        """Replace the zone's key states, drop the pending reports that were applied, record
+        what happened, and (with ``publication``) the signed file that goes with these states:
+        all or nothing."""
         with self.transaction() as db:
             db.executemany("DELETE FROM pending WHERE id=?", [(i,) for i in applied])
             db.execute(
@@ -203,3 +303,58 @@ class StateStore:
                 "INSERT INTO log (zone, at, message) VALUES (?, ?, ?)",
                 [(zone, now, m) for m in messages],
             )
+            db.executemany(
+                "INSERT OR IGNORE INTO key_history VALUES (?, ?, ?, ?, ?, NULL)",
+                [(zone, k.algorithm, k.tag, k.key_id, now) for k in keys if k.tag is not None],
+            )
+            current = [(k.algorithm, k.tag) for k in keys if k.tag is not None]
+            gone = [
+                (a, t)
+                for a, t in db.execute(
+                    "SELECT algorithm, tag FROM key_history WHERE zone=? AND retired_at IS NULL",
+                    (zone,),
+                ).fetchall()
+                if (a, t) not in current
+            ]
+            db.executemany(
+                "UPDATE key_history SET retired_at=? WHERE zone=? AND algorithm=? AND tag=?",
+                [(now, zone, a, t) for a, t in gone],
+            )
+            if publication is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO publications VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        zone,
+                        publication.serial,
+                        publication.target,
+                        publication.temp,
+                        publication.inode,
+                        publication.at,
+                    ),
+                )
+
+    def publications(self) -> list[Publication]:
+        """Signed files saved with their state whose rename may not have happened."""
+        rows = self.db.execute(
+            "SELECT zone, serial, target, temp, inode, at FROM publications ORDER BY zone"
+        ).fetchall()
+        return [Publication(*r) for r in rows]
+
+    def publication_done(self, zone: str, *, message: str | None = None, at: int = 0) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM publications WHERE zone=?", (zone,))
+            if message:
+                db.execute(
+                    "INSERT INTO log (zone, at, message) VALUES (?, ?, ?)", (zone, at, message)
+                )
+
+    def recorded_keys(self, zone: str) -> set[tuple[int, int]]:
+        """(algorithm, tag) of every key this state ever recorded for the zone."""
+        rows = self.db.execute(
+            "SELECT algorithm, tag FROM key_history WHERE zone=?", (zone,)
+        ).fetchall()
+        return {(int(a), int(t)) for a, t in rows}
+
+    def add_log(self, zone: str, at: int, message: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO log (zone, at, message) VALUES (?, ?, ?)", (zone, at, message))

@@ -4,7 +4,8 @@ Parents take DS changes in many ways (a registrar's API, EPP, an e-mail, a ticke
 leaves the last step to a program the policy names (``ds-submit-command``). When the enforcer asks
 for a DS change (``SUBMIT_DS``/``WITHDRAW_DS``), the program receives the complete DS RRset the
 parent should serve from now on, in zone-file format on stdin, one record a line (no records at
-all: the zone should go insecure). The environment also holds ``SIGNWIRE_ZONE``. Whether the
+all: the zone should go insecure). The environment is scrubbed (:data:`HOOK_ENVIRONMENT`) and
+holds ``SIGNWIRE_ZONE``. Whether the
 parent acted is learned afterwards from the parental agents or from the operator.
 
 The command runs as an argument vector, never through a shell, so no zone data is ever parsed as
@@ -71,6 +72,17 @@ def command_argv(command: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(argv)
 
 
+# What a hook may see of signwire's environment: enough to find programs, speak the locale and
+# write temporary files. Everything else stays behind, an HSM PIN given with --hsm-pin-env
+# first of all: a registrar script has no business with it.
+HOOK_ENVIRONMENT = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+
+
+def scrubbed_environment() -> dict[str, str]:
+    """The environment a hook starts with (before ``SIGNWIRE_*`` is added)."""
+    return {k: v for k, v in os.environ.items() if k in HOOK_ENVIRONMENT}
+
+
 def ds_rrset_text(zone: bytes | str, records: Iterable[DsRdata], ttl: int) -> str:
     """The DS RRset in zone-file format, one record a line, in a stable order."""
     owner = zone_name(zone).to_text()
@@ -105,7 +117,7 @@ def run_command(
 ) -> SubmitResult:
     """Run ``argv`` with ``stdin_text`` on stdin, capturing stdout and stderr; exit 0 or raise."""
     shown = shlex.join(argv)
-    child_env = dict(os.environ)
+    child_env = scrubbed_environment()
     if env:
         child_env.update(env)
     try:

@@ -71,15 +71,17 @@ _SERIAL = struct.Struct("!I")
 # well-known ones; dnspython and older servers also compress RRSIG/NSEC names, so those are
 # read the same way): (octets before the first name, number of names in a row). What follows
 # the names is copied as it is.
+_ONE_NAME = (0, 1)  # RDATA that is one name and nothing else (compared by identity)
 _NAMED: dict[int, tuple[int, int]] = {
-    2: (0, 1), 3: (0, 1), 4: (0, 1), 5: (0, 1), 7: (0, 1), 8: (0, 1), 9: (0, 1), 12: (0, 1),
-    39: (0, 1),  # NS MD MF CNAME MB MG MR PTR DNAME
+    2: _ONE_NAME, 3: _ONE_NAME, 4: _ONE_NAME, 5: _ONE_NAME, 7: _ONE_NAME, 8: _ONE_NAME,
+    9: _ONE_NAME, 12: _ONE_NAME, 39: _ONE_NAME,  # NS MD MF CNAME MB MG MR PTR DNAME
     6: (0, 2), 14: (0, 2), 17: (0, 2),  # SOA MINFO RP
     15: (2, 1), 18: (2, 1), 21: (2, 1), 36: (2, 1),  # MX AFSDB RT KX
     26: (2, 2),  # PX
     33: (6, 1),  # SRV
     24: (18, 1), 46: (18, 1),  # SIG RRSIG: the signer's name
-    30: (0, 1), 47: (0, 1),  # NXT NSEC: the next name
+    30: (0, 1), 47: (0, 1),  # NXT NSEC: the next name, then the type bitmap
+    35: (0, 1),  # NAPTR: the octets before its name vary, _expand_rdata counts them
 }
 _NAPTR = 35
 
@@ -240,16 +242,25 @@ class _Malformed(Exception):
 def _read_name(wire: bytes, pos: int, cache: dict[int, bytes]) -> tuple[bytes, int]:
     """The uncompressed name at ``pos`` and the offset just after it in place.
 
-    Pointers must point backwards (strictly before the label that holds them), so a loop of
-    pointers cannot occur, and each decoded start offset is cached for the names that point
-    to it later in the message.
+    Pointers must point before the start of the name that holds them, so a loop of pointers
+    cannot occur, and each decoded start offset is cached for the names that point to it
+    later in the message.
     """
-    cached = cache.get(pos)
-    if cached is not None:
-        # Only whole names are cached, and a name's in-place length is only known when it was
-        # read from this very offset: recompute the end from the wire, which is cheap.
-        return cached, _skip_name(wire, pos)
     start = pos
+    n = wire[pos]
+    if 0 < n < 64:
+        # The usual name in a transfer: one new label, then a pointer to a name already read.
+        after = pos + n + 1
+        b = wire[after]
+        if b >= 0xC0:
+            target = ((b & 0x3F) << 8) | wire[after + 1]
+            suffix = cache.get(target)
+            if suffix is not None and target < start:
+                name = wire[pos:after] + suffix
+                if len(name) > 255:
+                    raise _Malformed("name longer than 255 octets")
+                cache[start] = name
+                return name, after + 2
     parts: list[bytes] = []
     while True:
         n = wire[pos]
@@ -259,8 +270,8 @@ def _read_name(wire: bytes, pos: int, cache: dict[int, bytes]) -> tuple[bytes, i
             break
         if n >= 0xC0:
             target = ((n & 0x3F) << 8) | wire[pos + 1]
-            if target >= pos:
-                raise _Malformed("compression pointer does not point backwards")
+            if target >= start:
+                raise _Malformed("compression pointer does not point before its name")
             suffix = cache.get(target)
             if suffix is None:
                 suffix, _ = _read_name(wire, target, cache)
@@ -371,17 +382,25 @@ def _parse(wire: bytes, origin_lower: bytes) -> _Parsed:
         if owner is not last_owner:
             if owner == last_owner:
                 owner = last_owner  # share one bytes object per owner, as the reader does
-            elif not _in_zone(owner.lower(), origin_lower):
-                raise _OutOfZone(names.to_text(owner), rtype)
+            else:
+                low = owner.lower()
+                # Most owners are children of the apex: one slice answers for them.
+                if low[low[0] + 1 :] != origin_lower and not _in_zone(low, origin_lower):
+                    raise _OutOfZone(names.to_text(owner), rtype)
             last_owner = owner
         if rclass != CLASS_IN:
             raise _Malformed(f"record of class {rclass} in the answer, not IN")
-        if rtype in _NAMED or rtype == _NAPTR:
+        layout = _NAMED.get(rtype)
+        if layout is None:
+            rdata = wire[pos:end]
+        elif layout is _ONE_NAME:
+            rdata, after = _read_name(wire, pos, cache)
+            if after != end:
+                raise _Malformed(f"RDATA of type {rtype} does not end after its name")
+        else:
             rdata = _expand_rdata(wire, rtype, pos, end, cache)
             if rtype == SOA and owner.lower() == origin_lower:
                 soa_at.append(len(answer))
-        else:
-            rdata = wire[pos:end]
         if ttl > 0x7FFFFFFF:
             ttl = 0  # RFC 2181 §8: a TTL with the top bit set means zero
         append((owner, rtype, ttl, rdata, 0))

@@ -42,6 +42,10 @@ sub      IN NS  ns.sub.example.com.
 ns.sub   IN A   192.0.2.53
 ptr      IN PTR www.example.com.
 Upper.Case IN A 192.0.2.7
+nsec     IN NSEC ptr.example.com. A NS SOA RRSIG NSEC
+nsec     IN RRSIG A 13 3 3600 20270101000000 20261201000000 12345 example.com. AAAA
+nsec     IN TYPE65534 \\# 3 010203
+sub      IN DS 12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 """
 
 

@@ -69,19 +69,19 @@ _SERIAL = struct.Struct("!I")
 
 # RDATA layouts of the types whose names a sender may compress (RFC 3597 §4 lists the
 # well-known ones; dnspython and older servers also compress RRSIG/NSEC names, so those are
-# read the same way): (octets before the first name, number of names in a row). What follows
-# the names is copied as it is.
-_ONE_NAME = (0, 1)  # RDATA that is one name and nothing else (compared by identity)
-_NAMED: dict[int, tuple[int, int]] = {
-    2: _ONE_NAME, 3: _ONE_NAME, 4: _ONE_NAME, 5: _ONE_NAME, 7: _ONE_NAME, 8: _ONE_NAME,
-    9: _ONE_NAME, 12: _ONE_NAME, 39: _ONE_NAME,  # NS MD MF CNAME MB MG MR PTR DNAME
-    6: (0, 2), 14: (0, 2), 17: (0, 2),  # SOA MINFO RP
-    15: (2, 1), 18: (2, 1), 21: (2, 1), 36: (2, 1),  # MX AFSDB RT KX
-    26: (2, 2),  # PX
-    33: (6, 1),  # SRV
-    24: (18, 1), 46: (18, 1),  # SIG RRSIG: the signer's name
-    30: (0, 1), 47: (0, 1),  # NXT NSEC: the next name, then the type bitmap
-    35: (0, 1),  # NAPTR: the octets before its name vary, _expand_rdata counts them
+# read the same way): (octets before the first name, number of names in a row, whether the
+# RDATA is that one name alone). What follows the names is copied as it is.
+_NAMED: dict[int, tuple[int, int, bool]] = {
+    2: (0, 1, True), 3: (0, 1, True), 4: (0, 1, True), 5: (0, 1, True), 7: (0, 1, True),
+    8: (0, 1, True), 9: (0, 1, True), 12: (0, 1, True),
+    39: (0, 1, True),  # NS MD MF CNAME MB MG MR PTR DNAME
+    6: (0, 2, False), 14: (0, 2, False), 17: (0, 2, False),  # SOA MINFO RP
+    15: (2, 1, False), 18: (2, 1, False), 21: (2, 1, False), 36: (2, 1, False),  # MX AFSDB RT KX
+    26: (2, 2, False),  # PX
+    33: (6, 1, False),  # SRV
+    24: (18, 1, False), 46: (18, 1, False),  # SIG RRSIG: the signer's name
+    30: (0, 1, False), 47: (0, 1, False),  # NXT NSEC: the next name, then the type bitmap
+    35: (0, 1, False),  # NAPTR: the octets before its name vary, _expand_rdata counts them
 }
 _NAPTR = 35
 
@@ -309,7 +309,7 @@ def _expand_rdata(
             p += 1 + wire[p]
         prefix_len, count = p - pos, 1
     else:
-        prefix_len, count = _NAMED[rtype]
+        prefix_len, count, _ = _NAMED[rtype]
     p = pos + prefix_len
     parts = [wire[pos:p]]
     for _ in range(count):
@@ -393,7 +393,7 @@ def _parse(wire: bytes, origin_lower: bytes) -> _Parsed:
         layout = _NAMED.get(rtype)
         if layout is None:
             rdata = wire[pos:end]
-        elif layout is _ONE_NAME:
+        elif layout[2]:
             rdata, after = _read_name(wire, pos, cache)
             if after != end:
                 raise _Malformed(f"RDATA of type {rtype} does not end after its name")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dns.name
 import dns.rdatatype
 from test_verify_support import (
+    APEX_DNAME,
     Zone,
     has_problem,
     messages,
@@ -213,3 +214,20 @@ def test_unknown_nsec3_hash_algorithm_is_an_error() -> None:
     report = zone.verify()
     assert has_problem(report, "@", "NSEC3PARAM", "unknown NSEC3 hash algorithm 2")
     assert not report.ok
+
+
+
+def test_dname_at_the_apex_does_not_occlude_the_nsec3_chain() -> None:
+    # RFC 6672 §2.3 occludes names below a DNAME, but the NSEC3 owners at the apex are the
+    # zone's own denial records, not data below the DNAME (ldns, BIND and Knot accept this).
+    report = sign_nsec3(APEX_DNAME).verify()
+    assert report.ok, messages(report)
+    assert report.counts.nsec3_records == 1
+
+
+def test_data_below_an_apex_dname_is_still_occluded() -> None:
+    zone = sign_nsec3(APEX_DNAME)
+    zone.put("www", "A", 3600, "192.0.2.1")
+    zone.resign("www", dns.rdatatype.A)
+    report = zone.verify()
+    assert has_problem(report, "www", "A", "non-authoritative data")

@@ -72,6 +72,16 @@ insecure NS    ns.elsewhere.test.
 deep.insecure A 192.0.2.7
 """
 
+# A DNAME at the apex: every name below is occluded, except the NSEC3 owners.
+APEX_DNAME = """\
+$ORIGIN example.test.
+$TTL 3600
+@        SOA   ns1.elsewhere.test. hostmaster.elsewhere.test. 1 7200 3600 1209600 300
+@        NS    ns1.elsewhere.test.
+@        NS    ns2.elsewhere.test.
+@        DNAME target.test.
+"""
+
 
 @dataclass(frozen=True)
 class Key:
@@ -377,6 +387,7 @@ def ldns_verify(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         pytest.param(lambda: sign_nsec3(), id="nsec3"),
         pytest.param(lambda: sign_nsec3(iterations=5, salt=b"\xab\xcd"), id="nsec3-salted"),
         pytest.param(lambda: sign_nsec3(opt_out=True), id="nsec3-opt-out"),
+        pytest.param(lambda: sign_nsec3(APEX_DNAME), id="nsec3-apex-dname"),
     ],
 )
 def test_oracle_zones_pass_ldns(make: Callable[[], Zone], tmp_path: Path) -> None:

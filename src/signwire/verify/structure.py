@@ -79,10 +79,11 @@ def classify(contents: ZoneContents) -> ZoneShape:
     for name in ordered:
         node = contents.nodes.get(name, {})
         if cut is not None:
-            if name.is_subdomain(cut):
+            if not name.is_subdomain(cut):
+                cut = None
+            elif not (cut == origin and _is_nsec3_owner(name, node, origin)):
                 shape.occluded[name] = cut
                 continue
-            cut = None
         if NS in node and name != origin:
             shape.delegations.add(name)
             cut = name
@@ -96,6 +97,17 @@ def classify(contents: ZoneContents) -> ZoneShape:
     shape.authoritative = authoritative
     _empty_non_terminals(contents, shape)
     return shape
+
+
+def _is_nsec3_owner(
+    name: dns.name.Name, node: Mapping[int, object], origin: dns.name.Name
+) -> bool:
+    """An NSEC3 owner of the zone: one label below the apex, holding nothing but NSEC3.
+
+    A DNAME at the apex occludes every name below it (RFC 6672 §2.3) except these: they are the
+    zone's own denial records, which ldns, BIND and Knot accept beside an apex DNAME.
+    """
+    return NSEC3 in node and not data_types(node) and name.parent() == origin
 
 
 def _empty_non_terminals(contents: ZoneContents, shape: ZoneShape) -> None:

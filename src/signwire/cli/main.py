@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import signal
 import sys
-import threading
 from typing import Any
 
 from signwire import __version__
 from signwire.cli.now_option import add_now_option
 from signwire.errors import SignwireError
+from signwire.runtime import signals
 from signwire.runtime.clock import SystemClock
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
@@ -67,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 2 on usage errors and 0 for --help
         return int(e.code or 0)
     now = args.now if getattr(args, "now", None) is not None else SystemClock().now()
-    previous = _terminate_like_interrupt()
+    previous = signals.install()
     try:
         handler = {m.__name__.rsplit(".", 1)[1].removesuffix("_cmd"): m for m in _command_modules()}
         return int(handler[args.command].run(args, now=now))
@@ -79,24 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print("signwire: interrupted", file=sys.stderr)
         return 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _terminate_like_interrupt() -> Any:
-    """SIGTERM (systemd's stop, ``kill``) unwinds like Ctrl-C, so temporary files are removed
-    and the state is left as the interrupted step says, instead of dying mid-write. Forked
-    signing workers just leave: their parent cleans up."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    main_pid = os.getpid()
-
-    def on_term(signum: int, frame: Any) -> None:
-        if os.getpid() != main_pid:
-            os._exit(128 + signum)
-        raise KeyboardInterrupt
-
-    return signal.signal(signal.SIGTERM, on_term)
+        signals.restore(previous)
 
 
 def entry() -> None:

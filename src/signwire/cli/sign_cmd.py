@@ -27,6 +27,7 @@ from signwire.keys.submit import DsSubmitError
 from signwire.loading.zonefile import read_zonefile
 from signwire.policy.model import Policy, PolicyError
 from signwire.policy.parse import load_policy
+from signwire.runtime import signals
 from signwire.runtime.signing_pool import write_plan
 from signwire.signing import full
 from signwire.signing.apex import ds_rdata
@@ -539,6 +540,7 @@ def _sign(
             made = write_plan(plan, pending.file, args.jobs, progress.update, scratch)
             pending.finish()
         phases.done("sign+write")
+        signals.raise_if_stopped()
         if key_step is not None and setup.state is not None:
             with _signals_held():
                 publication = _publication(key_step, pending, plan.serial, now)

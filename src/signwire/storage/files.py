@@ -192,6 +192,18 @@ def check_private_directory(path: str | os.PathLike[str], what: str) -> None:
     BIND's group) and is accepted.
     """
     folder = Path(os.path.realpath(path))
+    for parent in folder.parents:
+        try:
+            pst = os.stat(parent)
+        except OSError:
+            continue
+        pmode = stat.S_IMODE(pst.st_mode)
+        if pmode & stat.S_IWOTH and not pmode & stat.S_ISVTX:
+            raise UnsafeDirectoryError(
+                f"{folder}: the {what} lies in {parent}, which every user may write without "
+                f"the sticky bit (mode {pmode:04o}), so the {what} itself could be replaced. "
+                f"Fix it with: chmod o-w {parent}"
+            )
     try:
         st = os.stat(folder)
     except FileNotFoundError:
@@ -209,18 +221,6 @@ def check_private_directory(path: str | os.PathLike[str], what: str) -> None:
             f"{folder}: the {what} belongs to uid {st.st_uid}, not to this user "
             f"({os.geteuid()}) or root; signwire trusts only folders it or root owns"
         )
-    for parent in folder.parents:
-        try:
-            pst = os.stat(parent)
-        except OSError:
-            continue
-        pmode = stat.S_IMODE(pst.st_mode)
-        if pmode & stat.S_IWOTH and not pmode & stat.S_ISVTX:
-            raise UnsafeDirectoryError(
-                f"{folder}: the {what} lies in {parent}, which every user may write without "
-                f"the sticky bit (mode {pmode:04o}), so the {what} itself could be replaced. "
-                f"Fix it with: chmod o-w {parent}"
-            )
 
 
 def is_readable_directory(path: Path) -> bool:

@@ -19,6 +19,7 @@ out-of-zone names and data beside a CNAME silently.)
 from __future__ import annotations
 
 import base64
+import codecs
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -148,19 +149,59 @@ class _Fallback(Exception):
 def read_zone_file(path: str, origin: dns.name.Name | str) -> ZoneContents:
     """Read ``path``; raise :class:`ZoneDataError` (with file and line) if it is not a zone."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise ZoneDataError(f"cannot read the zone file: {e.strerror}", path=path) from None
-    except UnicodeDecodeError as e:
-        raise ZoneDataError(f"not a text zone file ({e.reason})", path=path) from None
-    return read_zone_text(text, origin, path=path)
+    if b"\0" in data:
+        raise ZoneDataError("not a text zone file (it holds NUL bytes)", path=path)
+    return read_zone_text(decode_zone_bytes(data), origin, path=path)
+
+
+def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    bad = error.object[error.start : error.end]
+    return "".join(f"\\{b:03d}" for b in bad), error.end
+
+
+codecs.register_error("signwire-zone-escape", _escape_undecodable)
+
+
+def decode_zone_bytes(data: bytes) -> str:
+    """Zone-file bytes as text, each byte that is not UTF-8 written as its ``\\DDD`` escape.
+
+    A zone file is octets (RFC 1035 §5.1): BIND, Knot and ldns read a raw octet in a TXT string
+    or a label as that octet, and so does this reader; ``\\DDD`` is how they write it back.
+    """
+    return data.decode("utf-8", errors="signwire-zone-escape")
+
+
+# BIND writes NID and L64 locators (RFC 6742) with leading zeros dropped from each 16-bit group
+# (``14:4fff:ff20:ee64``); dnspython takes only four hex digits a group.
+_LOCATOR = re.compile(
+    r"(?i)(\b(?:NID|L64)\s+\d+\s+)([0-9a-f]{1,4}):([0-9a-f]{1,4}):([0-9a-f]{1,4}):([0-9a-f]{1,4})\b"
+)
+_HAS_LOCATOR = re.compile(r"(?i)\b(?:NID|L64)\b")
+
+
+def _pad_locators(text: str) -> str:
+    if not _HAS_LOCATOR.search(text):
+        return text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        # A quoted string may hold these words as data: such lines are left alone.
+        if '"' not in line and _HAS_LOCATOR.search(line):
+            lines[i] = _LOCATOR.sub(
+                lambda m: m[1] + ":".join(g.zfill(4) for g in m.groups()[1:]), line
+            )
+    return "\n".join(lines)
 
 
 def read_zone_text(text: str, origin: dns.name.Name | str, *, path: str = "<text>") -> ZoneContents:
     """Parse zone-file text; relative names are completed with ``origin``."""
     if isinstance(origin, str):
         origin = dns.name.from_text(origin)
+    text = _pad_locators(text)
     try:
         return _FastReader(text, origin, path).read()
     except _Fallback:

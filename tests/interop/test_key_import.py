@@ -22,7 +22,7 @@ import dns.rrset
 import dns.zone
 import pytest
 
-from interop.verifiers import dnssec_verify, ldns_verify_zone, require_program
+from interop.verifiers import dnssec_verify, ldns_verify_zone, require_program, unavailable
 from oracle import rrsig_signing_data
 from signwire.keys import algorithms as A
 from signwire.keys.filestore import FileKeyStore
@@ -134,7 +134,8 @@ def ldns_algorithms(keygen: str) -> set[str]:
 def test_reads_ldns_keygen_keys(tmp_path: Path, alg: int) -> None:
     keygen = require_program("ldns-keygen")
     if A.mnemonic(alg) not in ldns_algorithms(keygen):
-        pytest.skip(f"this ldns-keygen cannot make {A.mnemonic(alg)} keys (not in -a list)")
+        # An ldns too old for the algorithm is a missing program too: CI's (Debian 12) has all.
+        unavailable(f"this ldns-keygen cannot make {A.mnemonic(alg)} keys (not in -a list)")
     common = [keygen, "-a", A.mnemonic(alg)]
     if alg in (A.RSASHA256, A.RSASHA512):
         common += ["-b", "2048"]

@@ -9,9 +9,20 @@ Syntax: ``$ORIGIN``, ``$TTL`` (RFC 2308 §4), ``$INCLUDE file [origin]`` (the pa
 to the including file's folder; the including file's origin and owner are restored after it),
 a blank owner meaning the previous owner, ``@``, TTL and class in either order, BIND TTL units
 (``1h30m``, ``1d``, ``1w``), records spread over lines by parentheses, quoted strings with
-escapes, comments, relative names and RFC 3597 ``\\#`` RDATA. The class must be IN or absent.
-``$GENERATE`` is refused with a clear error. The file is read as latin-1, so every byte of a
-name or string reaches the wire unchanged (non-ASCII is never IDNA-encoded).
+escapes, comments, relative names and RFC 3597 ``\\#`` RDATA. The class must be IN or
+absent. ``$GENERATE`` is read as BIND reads it (:mod:`signwire.loading.generate`). The file
+is read as latin-1, so every byte of a name or string reaches the wire unchanged (non-ASCII
+is never IDNA-encoded).
+
+A name means what its text says, whatever came before: ``www.@`` is the label ``@`` under
+``www``'s parent (only a lone ``@`` is the origin), ``www..`` is an error (empty label), as
+BIND, ldns and dnspython read them; the caches below only ever save work.
+
+Refused with file and line, as BIND refuses them: RDATA longer than 65,535 octets. Read with
+a warning (:attr:`ParsedZone.warnings`): a TTL of 2^31 or more, which RFC 2181 §8 says to
+treat as 0 and BIND sets to 0 (so does this reader); an NS record at a wildcard owner
+(``*.x NS``). BIND refuses the latter ("invalid NS owner name (wildcard)"); signwire signs it
+as the delegation it is (RFC 4592 §4.2 discourages it but does not forbid it) and says so.
 
 TTL of a record written without one: ``$TTL`` if set (``default_ttl`` acts as a ``$TTL`` at
 the top of the file), else the last TTL written in the file (RFC 1035 §5.1). When neither
@@ -34,6 +45,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from signwire.errors import ZoneDataError
+from signwire.loading import generate
 from signwire.zones import names, rdata
 from signwire.zones.records import ParsedZone, Record
 
@@ -44,6 +56,7 @@ _OTHER_CLASSES = frozenset({"CH", "CHAOS", "HS", "HESIOD", "CS", "CSNET", "NONE"
 _MAX_INCLUDE_DEPTH = 20
 _CACHE_LIMIT = 200_000
 _CHUNK = 1 << 18  # characters of lines read at a time (a dirty line slows only its chunk)
+_MAX_TTL = 0x7FFFFFFF  # RFC 2181 §8: a TTL with the top bit set is treated as 0
 
 # Lines that str.split cannot lex: parentheses, quotes, escapes, and characters str.split
 # would take for white space although a zone file does not (\x0b, \x0c, \x1c-\x1f, and the
@@ -64,6 +77,7 @@ class _State:
     records: list[Record]
     dollar_ttl: int | None
     last_ttl: int | None
+    warnings: list[str]
 
 
 def read_zonefile(
@@ -71,9 +85,9 @@ def read_zonefile(
 ) -> ParsedZone:
     """Read a master file; ``origin`` is the wire-form origin that relative names complete."""
     spath = os.fspath(path)
-    state = _State(records=[], dollar_ttl=default_ttl, last_ttl=None)
+    state = _State(records=[], dollar_ttl=default_ttl, last_ttl=None, warnings=[])
     _read(spath, origin, state, 0)
-    return ParsedZone(origin=origin, path=spath, records=state.records)
+    return ParsedZone(origin=origin, path=spath, records=state.records, warnings=state.warnings)
 
 
 def _read(
@@ -139,10 +153,27 @@ def _gather(
 
 
 def _ttl_value(tok: str, path: str, line: int) -> int:
+    """The TTL as written (up to 2^32 - 1); callers pass it through :func:`_limit_ttl`."""
     try:
         return rdata.parse_ttl(tok)
     except ValueError as e:
         raise ZoneDataError(f"bad TTL {tok!r}: {e}", path=path, line=line) from None
+
+
+def _limit_ttl(ttl: int, what: str, path: str, line: int, warnings: list[str]) -> int:
+    if ttl > _MAX_TTL:
+        warnings.append(
+            f"{path}:{line}: TTL {what} is 2^31 or more; read as 0 (RFC 2181 §8, as BIND does)"
+        )
+        return 0
+    return ttl
+
+
+def _wildcard_ns(owner: bytes, path: str, line: int, warnings: list[str]) -> None:
+    warnings.append(
+        f"{path}:{line}: NS record at the wildcard {names.to_text(owner)}: it delegates the"
+        " name '*' only, and resolvers do not synthesise referrals from it (RFC 4592 §4.2)"
+    )
 
 
 def _header(
@@ -152,6 +183,7 @@ def _header(
     line: int,
     ttl_cache: dict[str, int],
     type_cache: dict[str, int],
+    warnings: list[str],
 ) -> tuple[int, int, int]:
     """``[TTL] [class] type`` in either order from ``tokens[i]``: (ttl or -1, next index, type).
 
@@ -170,7 +202,10 @@ def _header(
             if ttl >= 0:
                 raise ZoneDataError(f"second TTL {tok!r} in record", path=path, line=line)
             ttl = _ttl_value(tok, path, line)
-            if len(ttl_cache) < 1000:
+            if ttl > _MAX_TTL:
+                # Kept out of the cache, so that every record using it is warned about.
+                ttl = _limit_ttl(ttl, tok, path, line, warnings)
+            elif len(ttl_cache) < 1000:
                 ttl_cache[tok] = ttl
         elif upper in ("IN", "CLASS1") and not seen_class:
             seen_class = True
@@ -209,7 +244,11 @@ def _new_name(text: str, origin: bytes, cache: dict[str, bytes]) -> bytes:
             if len(text) < 64:
                 wire = _LENGTH[len(text)] + text.encode("latin-1") + origin
         elif 0 < dot < 64:
-            parent = cache.get(text[dot + 1 :])
+            # "@" and "." mean the origin and the root only standing alone: as the tail of
+            # a name they are a label "@" and an empty label, so their cached wire forms
+            # must not be reused here.
+            tail = text[dot + 1 :]
+            parent = cache.get(tail) if tail != "@" and tail != "." else None
             if parent is not None:
                 wire = _LENGTH[dot] + text[:dot].encode("latin-1") + parent
             else:
@@ -260,6 +299,8 @@ def _parse(
     last_ttl = state.last_ttl
     owner = b""
     owner_text = ""
+    wild = False  # the owner's first label is "*"
+    warnings = state.warnings
     name_cache: dict[str, bytes] = {}  # owners and NS/CNAME/PTR/DNAME targets, this origin
     ttl_cache: dict[str, int] = {}
     type_cache: dict[str, int] = {}
@@ -291,6 +332,9 @@ def _parse(
                     raise ZoneDataError("record has no owner name", path=path, line=lineno)
                 i = 0
             elif tok[0] == "$":
+                if dirty and tok.upper() == "$GENERATE" and _has_parenthesis(line):
+                    # BIND reads $GENERATE from one line; its rdata is one (quoted) token.
+                    raise ZoneDataError("$GENERATE cannot use parentheses", path=path, line=lineno)
                 state.dollar_ttl, state.last_ttl = dollar_ttl, last_ttl
                 new_origin = _directive(tokens, path, lineno, origin, state, depth)
                 dollar_ttl, last_ttl = state.dollar_ttl, state.last_ttl
@@ -324,6 +368,7 @@ def _parse(
                             ) from None
                     owner = cached
                     owner_text = tok
+                    wild = cached[0] == 1 and cached[1] == 42
                 i = 1
 
             # [TTL] [IN] type and [IN] [TTL] type inline; anything else through _header.
@@ -349,7 +394,9 @@ def _parse(
             except (IndexError, KeyError):
                 # Not seen before or not the usual spelling: the general path parses it (or
                 # says what is wrong) and teaches the caches.
-                ttl, i, rdtype = _header(tokens, start, path, lineno, ttl_cache, type_cache)
+                ttl, i, rdtype = _header(
+                    tokens, start, path, lineno, ttl_cache, type_cache, warnings
+                )
 
             if n == i + 1:
                 tok = tokens[i]
@@ -381,13 +428,16 @@ def _parse(
                     ttl = last_ttl
                 elif rdtype == _SOA:
                     # RFC 1035 zones had no $TTL; the SOA MINIMUM was the default TTL then.
-                    ttl = last_ttl = int.from_bytes(wire[-4:], "big")
+                    ttl = int.from_bytes(wire[-4:], "big")
+                    ttl = last_ttl = _limit_ttl(ttl, f"{ttl} (SOA MINIMUM)", path, lineno, warnings)
                 else:
                     raise ZoneDataError(
                         "no TTL specified (no $TTL and no earlier TTL)", path=path, line=lineno
                     )
             else:
                 last_ttl = ttl
+            if wild and rdtype == 2:
+                _wildcard_ns(owner, path, lineno, warnings)
             append((owner, rdtype, ttl, wire, lineno))
         base += len(chunk)
 
@@ -399,6 +449,8 @@ def _rdata_value(rdtype: int, tokens: list[str], origin: bytes, path: str, line:
         return rdata.from_tokens(rdtype, tokens, origin)
     except ValueError as e:
         text = " ".join(tokens)
+        if len(text) > 80:
+            text = text[:80] + "…"
         raise ZoneDataError(
             f"bad {rdata.type_to_text(rdtype)} rdata {text!r}: {e}", path=path, line=line
         ) from None
@@ -417,7 +469,8 @@ def _directive(
     if word == "$TTL":
         if len(args) != 1:
             raise ZoneDataError("$TTL takes one TTL", path=path, line=line)
-        state.dollar_ttl = _ttl_value(args[0], path, line)
+        ttl = _ttl_value(args[0], path, line)
+        state.dollar_ttl = _limit_ttl(ttl, args[0], path, line, state.warnings)
         return origin
     if word == "$INCLUDE":
         if not 1 <= len(args) <= 2:
@@ -438,7 +491,97 @@ def _directive(
         _read(inc_path, inc_origin, state, depth + 1, where=path, where_line=line)
         return origin  # RFC 1035 §5.1: an $INCLUDE does not change the parent's origin
     if word == "$GENERATE":
-        raise ZoneDataError(
-            "$GENERATE is not supported: expand it before loading", path=path, line=line
-        )
+        _generate(tokens, path, line, origin, state)
+        return origin
     raise ZoneDataError(f"unknown directive {tokens[0]}", path=path, line=line)
+
+
+_BARE = re.compile(r'\\.|"(?:[^"\\]|\\.)*"|;.*', re.S)
+
+
+def _has_parenthesis(line: str) -> bool:
+    """A '(' or ')' outside quoted strings, escapes and the comment."""
+    if "(" not in line and ")" not in line:
+        return False
+    bare = _BARE.sub("", line)
+    return "(" in bare or ")" in bare
+
+
+def _generate(tokens: list[str], path: str, line: int, origin: bytes, state: _State) -> None:
+    """``$GENERATE range lhs [ttl] [class] type rhs``, read as BIND reads it.
+
+    As in BIND, ``rhs`` is one token: RDATA of several fields is written as one quoted
+    string (``"10 mx$"``), in which ``\\"`` stands for a quote and other escapes are kept
+    for the RDATA reader. The TTL is the one written, else ``$TTL``, else the last TTL
+    written; a written TTL then carries on as the last one. Each record gets the line of
+    the ``$GENERATE``. Template syntax and BIND's corners: :mod:`signwire.loading.generate`.
+    """
+    if len(tokens) < 5:
+        raise ZoneDataError(
+            "$GENERATE takes a range, an owner, [TTL] [class], a type and rdata",
+            path=path,
+            line=line,
+        )
+    warnings = state.warnings
+    ttl, i, rdtype = _header(tokens, 3, path, line, {}, {}, warnings)
+    if len(tokens) != i + 1:
+        raise ZoneDataError(
+            '$GENERATE takes its rdata as one token: quote rdata of several fields ("10 mail$")',
+            path=path,
+            line=line,
+        )
+    lhs, rhs = tokens[2], tokens[i]
+    try:
+        if rdata.is_quoted(rhs):
+            # BIND's lexer hands on a quoted token without its quotes, \" as a bare quote
+            # and every other escape as written.
+            rhs = rhs[1:-1].replace('\\"', '"')
+        elif rdata.has_quote(rhs) or rdata.has_quote(lhs):
+            raise ValueError("a quoted string must be the whole owner or rdata token")
+        values = generate.parse_range(tokens[1])
+        lhs_t = generate.compile_template(lhs)
+        rhs_t = generate.compile_template(rhs)
+    except ValueError as e:
+        raise ZoneDataError(f"$GENERATE: {e}", path=path, line=line) from None
+    if ttl < 0:
+        if state.dollar_ttl is not None:
+            ttl = state.dollar_ttl
+        elif state.last_ttl is not None:
+            ttl = state.last_ttl
+        else:
+            raise ZoneDataError(
+                "no TTL specified (no $TTL and no earlier TTL)", path=path, line=line
+            )
+    else:
+        state.last_ttl = ttl
+
+    append = state.records.append
+    owners: dict[str, bytes] = {}  # records of one owner share its bytes, as elsewhere
+    for value in values:
+        try:
+            owner_text = lhs_t.expand(value)
+            rdata_text = rhs_t.expand(value)
+        except ValueError as e:
+            raise ZoneDataError(f"$GENERATE: {e}", path=path, line=line) from None
+        owner = owners.get(owner_text)
+        if owner is None:
+            try:
+                owner = names.from_text(owner_text, origin)
+            except ValueError as e:
+                raise ZoneDataError(
+                    f"$GENERATE: bad name {owner_text!r}: {e}", path=path, line=line
+                ) from None
+            if len(owners) < 1000:
+                owners[owner_text] = owner
+        try:
+            wire = rdata.from_text(rdtype, rdata_text, origin)
+        except ValueError as e:
+            text = rdata_text if len(rdata_text) <= 80 else rdata_text[:80] + "…"
+            raise ZoneDataError(
+                f"$GENERATE: bad {rdata.type_to_text(rdtype)} rdata {text!r}: {e}",
+                path=path,
+                line=line,
+            ) from None
+        if rdtype == 2 and owner[0] == 1 and owner[1] == 42:
+            _wildcard_ns(owner, path, line, warnings)
+        append((owner, rdtype, ttl, wire, line))

@@ -118,6 +118,11 @@ def has_quote(tok: str) -> bool:
     return '"' in tok and '"' in _ESCAPED.sub("", tok)
 
 
+def is_quoted(tok: str) -> bool:
+    """Whether a raw token is exactly one quoted string."""
+    return tok[:1] == '"' and _QUOTED.fullmatch(tok) is not None
+
+
 def split_line(line: str, depth: int = 0) -> tuple[list[str], int]:
     """Tokens of one physical line, and the parenthesis depth after it.
 
@@ -341,15 +346,26 @@ def _reason(e: Exception) -> str:
     return text
 
 
+MAX_RDATA = 0xFFFF  # RDLENGTH is 16 bits (RFC 1035 §3.2.1)
+
+
 def from_tokens(rdtype: int, tokens: list[str], origin: bytes) -> bytes:
-    """Wire RDATA from raw tokens as :func:`split_line` makes them."""
+    """Wire RDATA from raw tokens as :func:`split_line` makes them.
+
+    ValueError also for RDATA longer than :data:`MAX_RDATA`: no RR can carry it.
+    """
     parser = _PARSERS.get(rdtype)
+    wire = None
     if parser is not None and tokens and tokens[0] != "\\#":
         try:
-            return parser(tokens, origin)
+            wire = parser(tokens, origin)
         except (_Fallback, ValueError, OSError, IndexError, TypeError):
-            pass
-    return _generic_from_text(rdtype, " ".join(tokens), origin)
+            wire = None  # dnspython decides, below
+    if wire is None:
+        wire = _generic_from_text(rdtype, " ".join(tokens), origin)
+    if len(wire) > MAX_RDATA:
+        raise ValueError(f"rdata is {len(wire)} octets, more than the {MAX_RDATA} an RR can hold")
+    return wire
 
 
 def from_text(rdtype: int, text: str, origin: bytes) -> bytes:

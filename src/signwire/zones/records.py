@@ -17,7 +17,7 @@ more than signing, so the reader produces plain tuples:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 Record = tuple[bytes, int, int, bytes, int]
 
@@ -31,3 +31,6 @@ class ParsedZone:
     origin: bytes
     path: str
     records: list[Record]
+    # What the reader accepted but an operator should hear about ("file:line: ..."); the
+    # snapshot passes them on with its own.
+    warnings: list[str] = field(default_factory=list)

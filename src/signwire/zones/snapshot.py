@@ -118,7 +118,7 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
     names: list[Name] = []
     cut: bytes | None = None  # key of the innermost zone cut or DNAME we are below
     soa: Record | None = None
-    warnings: list[str] = []
+    warnings: list[str] = list(parsed.warnings)  # the reader's come first, in file order
     authoritative = 0
     occluded, apex, delegation, auth = (
         NameKind.OCCLUDED,

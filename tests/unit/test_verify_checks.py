@@ -218,6 +218,27 @@ def test_signature_not_yet_valid_is_an_error() -> None:
     assert has_problem(zone.verify(), "www", "A", "not yet valid (inception 2026-01-02")
 
 
+YEAR = 365 * DAY
+
+
+def test_validity_longer_than_2_to_the_31_seconds_wraps_and_is_an_error() -> None:
+    # RFC 4034 §3.1.5: signature times compare in serial arithmetic, so an expiration 69 years
+    # after the inception reads as before it; ldns, BIND and Knot reject such a zone.
+    zone = nsec_zone()
+    zone.resign("www", A, expiration=NOW - 3600 + 69 * YEAR)
+    report = zone.verify()
+    assert not report.ok
+    assert has_problem(report, "www", "A", "69.0 years after inception")
+    assert has_problem(report, "www", "A", "serial arithmetic reads it as before the inception")
+
+
+def test_validity_just_under_2_to_the_31_seconds_is_accepted() -> None:
+    zone = nsec_zone()
+    zone.resign("www", A, inception=NOW - 3600, expiration=NOW - 3600 + 2**31 - 1)
+    report = zone.verify()
+    assert report.ok, messages(report)
+
+
 def test_signature_expiring_within_the_horizon_warns() -> None:
     zone = nsec_zone()
     zone.resign("www", A, expiration=NOW + 2 * DAY)

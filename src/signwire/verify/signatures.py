@@ -30,6 +30,8 @@ from signwire.verify.report import Counts, ProblemLog
 ZONE_FLAG = 0x0100
 SEP_FLAG = 0x0001
 REVOKE_FLAG = 0x0080
+_TIME_WRAP = 1 << 32
+_TIME_HALF = 1 << 31
 
 
 @dataclass
@@ -82,6 +84,31 @@ def timestamp(value: int) -> str:
     return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def time_before(a: int, b: int) -> bool:
+    """``a`` is before ``b`` as RFC 4034 §3.1.5 compares signature times: RFC 1982 serial
+    arithmetic on 32 bits, so a time more than 2^31 seconds (68 years) ahead counts as behind."""
+    return 0 < (b - a) % _TIME_WRAP < _TIME_HALF
+
+
+def seconds_until(later: int, now: int) -> int:
+    """Seconds from ``now`` to the signature time ``later`` (which is not before it)."""
+    return (later - now) % _TIME_WRAP
+
+
+def validity_problem(inception: int, expiration: int) -> str | None:
+    """Why an RRSIG's validity period is empty, or None when it is not."""
+    if not time_before(expiration, inception):
+        return None
+    if inception > expiration:
+        return f"inception {timestamp(inception)} is after expiration {timestamp(expiration)}"
+    years = (expiration - inception) / (365.25 * 86400)
+    return (
+        f"expiration {timestamp(expiration)} is {years:.1f} years after inception "
+        f"{timestamp(inception)}, more than 2^31 seconds: RFC 4034 §3.1.5 serial arithmetic "
+        "reads it as before the inception, so validators reject the signature"
+    )
+
+
 def expected_labels(owner: dns.name.Name) -> int:
     """RFC 4034 §3.1.3: labels of the owner without the root, and without a leading ``*``."""
     count = len(owner) - 1
@@ -118,22 +145,18 @@ def check_rrsig(
             f"{what}: Original TTL {rrsig.original_ttl} differs from the RRset TTL {rrset.ttl}",
         )
         ok = False
-    if rrsig.inception > rrsig.expiration:
-        log.error(
-            owner,
-            rdtype,
-            f"{what}: inception {timestamp(rrsig.inception)} is after "
-            f"expiration {timestamp(rrsig.expiration)}",
-        )
+    period = validity_problem(rrsig.inception, rrsig.expiration)
+    if period is not None:
+        log.error(owner, rdtype, f"{what}: {period}")
         return None
-    if now < rrsig.inception:
+    if time_before(now, rrsig.inception):
         log.error(owner, rdtype, f"{what}: not yet valid (inception {timestamp(rrsig.inception)})")
         ok = False
-    elif now > rrsig.expiration:
+    elif time_before(rrsig.expiration, now):
         log.error(owner, rdtype, f"{what}: expired at {timestamp(rrsig.expiration)}")
         ok = False
-    elif rrsig.expiration - now < warn_horizon:
-        days = (rrsig.expiration - now) / 86400
+    elif seconds_until(rrsig.expiration, now) < warn_horizon:
+        days = seconds_until(rrsig.expiration, now) / 86400
         log.warning(
             owner,
             rdtype,

@@ -15,6 +15,8 @@ import dns.rdatatype
 import dns.rrset
 import dns.tsig
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signwire.loading.notify_in import NotifyError, notify_answer, read_notify
 from signwire.loading.refresh import (
@@ -144,3 +146,24 @@ def test_what_is_not_a_notify_request_is_an_error(kind):
         wire = dns.message.make_response(msg).to_wire()
     with pytest.raises(NotifyError):
         read_notify(wire, KEYS, 0)
+
+
+_SIGNED = notify().to_wire()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 1000), st.integers(0, 255)), max_size=5),
+    cut=st.one_of(st.none(), st.integers(0, 1000)),
+)
+def test_damaged_notify_reads_or_raises_notify_error(edits, cut):
+    damaged = bytearray(_SIGNED)
+    for at, value in edits:
+        damaged[at % len(damaged)] = value
+    if cut is not None:
+        damaged = damaged[: cut % (len(damaged) + 1)]
+    try:
+        n = read_notify(bytes(damaged), KEYS, int(time.time()))
+    except NotifyError:
+        return
+    notify_answer(n, refused=n.tsig_key is None, now=0)

@@ -14,6 +14,8 @@ import dns.rdatatype
 import dns.tsig
 import dns.tsigkeyring
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signwire.loading.xfr_in import (
     AXFR,
@@ -402,3 +404,41 @@ def test_tcp_framer_reassembles_messages_split_anywhere():
     assert got == messages and framer.pending == 0
     framer.feed(stream[:5])
     assert framer.pending == 5
+
+
+# --- damaged messages ----------------------------------------------------------------------
+
+_FUZZ_QUERY = make_query(ORIGIN_WIRE, serial=1, msg_id=99, now=0)
+_FUZZ_STREAMS = [
+    answer(_FUZZ_QUERY.wire, axfr_stream(zone(2026010101)), per_message=6),
+    answer(_FUZZ_QUERY.wire, ixfr_stream([(zone(1, V1), zone(2, V2)), (zone(2, V2), zone(3, V3))]),
+           per_message=3),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    which=st.integers(0, len(_FUZZ_STREAMS) - 1),
+    index=st.integers(0, 5),
+    edits=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6),
+    cut=st.one_of(st.none(), st.integers(0, 10_000)),
+)
+def test_damaged_messages_raise_transfer_error_or_nothing(which, index, edits, cut):
+    """Whatever the bytes, the client answers or raises its own error, never anything else."""
+    messages = _FUZZ_STREAMS[which]
+    index %= len(messages)
+    client = XfrClient(ORIGIN_WIRE, _FUZZ_QUERY, peer=PEER)
+    for wire in messages[:index]:
+        client.feed(wire, 0)
+    damaged = bytearray(messages[index])
+    for at, value in edits:
+        damaged[at % len(damaged)] = value
+    if cut is not None:
+        damaged = damaged[: cut % (len(damaged) + 1)]
+    try:
+        client.feed(bytes(damaged), 0)
+        for wire in messages[index + 1 :]:
+            client.feed(wire, 0)
+        client.end_of_stream()
+    except TransferError:
+        pass

@@ -317,6 +317,8 @@ def _expand_rdata(
         parts.append(name)
     if p > end:
         raise _Malformed(f"RDATA of type {rtype} runs past its length")
+    if rtype == SOA and end - p != 20:
+        raise _Malformed("SOA RDATA without its five 32-bit fields")
     parts.append(wire[p:end])
     return b"".join(parts)
 

@@ -309,6 +309,13 @@ def test_notify_from_an_unlisted_address_is_refused():
     assert any("192.0.2.66" in a.message for a in actions if isinstance(a, Log))
 
 
+@pytest.mark.parametrize("peer", ["::ffff:127.0.0.11", "2001:DB8:0::1"])
+def test_notify_peer_is_matched_as_an_address_not_as_text(peer):
+    s = loaded(P1, Primary("2001:db8::1"))
+    actions = s.send(NotifyReceived(peer, 2026010102))
+    assert actions[0] == AcceptNotify(peer)
+
+
 def test_notify_with_a_bad_tsig_is_refused():
     s = loaded(P1, tsig_key="xfr-key.")
     actions = s.send(NotifyReceived(P1.address, 2026010102, tsig_error="BADSIG"))

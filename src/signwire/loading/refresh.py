@@ -34,6 +34,7 @@ Pure: no clock, no sockets; ``now`` is an argument and every effect is an action
 from __future__ import annotations
 
 import enum
+import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -329,6 +330,18 @@ def status(config: RefreshConfig, state: RefreshState, now: int) -> dict[str, An
     }
 
 
+def _address(text: str) -> str:
+    """One spelling per address: ``2001:DB8:0::1`` and ``2001:db8::1`` are the same primary,
+    and a dual-stack socket reports an IPv4 peer as ``::ffff:192.0.2.1``."""
+    try:
+        ip = ipaddress.ip_address(text.split("%")[0])
+    except ValueError:
+        return text
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
 def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
@@ -480,8 +493,9 @@ class _Machine:
 
     def notify(self, event: NotifyReceived) -> None:
         c = self.config
+        peer = _address(event.peer)
         index = next(
-            (i for i, p in enumerate(c.primaries) if p.address == event.peer), None
+            (i for i, p in enumerate(c.primaries) if _address(p.address) == peer), None
         )
         refusal = None
         if index is None:

@@ -355,3 +355,24 @@ def test_timeouts_are_reported_per_try(agents):
     result = answers[mute]
     assert isinstance(result, QueryError)
     assert result.reason == "no answer within 0.2 s (2 tries)"
+
+
+def test_a_ds_at_the_agents_is_evidence_the_zone_was_signed_before(agents, tmp_path):
+    """A zone the state does not know, whose parent serves a DS for it: starting it afresh
+    would break the chain of trust, so sign --policy must refuse (the state may be lost)."""
+    import dataclasses
+
+    from signwire.keys.filestore import FileKeyStore
+    from signwire.keys.manager import signed_before
+    from signwire.policy.parse import default_policy
+    from signwire.zones import names
+
+    one, two, _ = agents
+    policy = default_policy()
+    policy = dataclasses.replace(
+        policy, parent=dataclasses.replace(policy.parent, parental_agents=(one, two))
+    )
+    store = FileKeyStore(tmp_path / "keys")  # empty: the keys went with the state
+    evidence = signed_before(policy, names.from_text("example.test.", None), store, None)
+    assert len(evidence) == 1 and "parental agents serve a DS" in evidence[0]
+    assert signed_before(policy, names.from_text("nowhere.test.", None), store, None) == []

@@ -1,0 +1,187 @@
+"""The difference between two versions of a zone, as IXFR carries it (RFC 1995 §4).
+
+A :class:`Diff` is the old SOA, the records deleted, the new SOA and the records added; the
+SOA itself is never among ``deleted``/``added``. :func:`diff` computes it by one merge walk
+over the two versions' canonical name lists, comparing whole nodes as ``bytes`` first, so that
+names that did not change cost one comparison. :func:`apply` builds the next version from the
+old one and a diff, sharing every unchanged node's ``bytes`` with the old version; it refuses a
+diff that does not fit (wrong serial, a deleted record that is not there, an added one that is)
+rather than guess, since a journal made of such diffs would serve secondaries a zone that no
+version ever held.
+
+A record is identified by owner (case-insensitive), type, TTL and RDATA: a TTL change is a
+deletion and an addition, as IXFR expresses it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from signwire.errors import SignwireError
+from signwire.zones import names
+from signwire.zones.rrtypes import NSEC3, SOA
+from signwire.zones.version import RR, NodeRecord, ZoneVersion, decode_node, encode_node
+
+
+class DiffError(SignwireError):
+    """A diff does not apply to the version it was given."""
+
+
+@dataclass(frozen=True, slots=True)
+class Diff:
+    old_soa: RR
+    new_soa: RR
+    deleted: tuple[RR, ...]  # canonical order, SOA excluded
+    added: tuple[RR, ...]
+
+    @property
+    def from_serial(self) -> int:
+        return int.from_bytes(self.old_soa[3][-20:-16], "big")
+
+    @property
+    def to_serial(self) -> int:
+        return int.from_bytes(self.new_soa[3][-20:-16], "big")
+
+    def records(self) -> list[RR]:
+        """The IXFR sequence of this step: old SOA, deletions, new SOA, additions."""
+        return [self.old_soa, *self.deleted, self.new_soa, *self.added]
+
+    @property
+    def wire_size(self) -> int:
+        """Octets of the records uncompressed (owner, 10 octets of fixed fields, RDATA): what
+        a journal counts against its byte bound."""
+        return sum(len(o) + 10 + len(rd) for o, _, _, rd in self.records())
+
+
+def diff(old: ZoneVersion, new: ZoneVersion) -> Diff:
+    """The diff that turns ``old`` into ``new``."""
+    if names.lower(old.origin) != names.lower(new.origin):
+        raise DiffError(
+            f"versions of different zones: {names.to_text(old.origin)} and "
+            f"{names.to_text(new.origin)}"
+        )
+    deleted: list[RR] = []
+    added: list[RR] = []
+    ok, on = old.keys, old.nodes
+    nk, nn = new.keys, new.nodes
+    i = j = 0
+    while i < len(ok) or j < len(nk):
+        if j >= len(nk) or (i < len(ok) and ok[i] < nk[j]):
+            _all(on[i], deleted)
+            i += 1
+        elif i >= len(ok) or nk[j] < ok[i]:
+            _all(nn[j], added)
+            j += 1
+        else:
+            a, b = on[i], nn[j]
+            if a != b:
+                _changed(a, b, deleted, added)
+            i += 1
+            j += 1
+    return Diff(old.soa, new.soa, tuple(deleted), tuple(added))
+
+
+def _all(node: bytes, out: list[RR]) -> None:
+    owner, recs = decode_node(node)
+    out.extend((owner, t, ttl, rd) for t, ttl, rd in recs if t != SOA)
+
+
+def _changed(a: bytes, b: bytes, deleted: list[RR], added: list[RR]) -> None:
+    owner_a, ra = decode_node(a)
+    owner_b, rb = decode_node(b)
+    if ra == rb:
+        return  # only the owner's case differs
+    sa, sb = set(ra), set(rb)
+    deleted.extend((owner_a, *r) for r in ra if r[0] != SOA and r not in sb)
+    added.extend((owner_b, *r) for r in rb if r[0] != SOA and r not in sa)
+
+
+def apply(version: ZoneVersion, d: Diff) -> ZoneVersion:
+    """The version ``d`` leads to from ``version``; :class:`DiffError` when it does not fit."""
+    zone = names.to_text(version.origin)
+    if names.lower(d.old_soa[0]) != names.lower(version.origin):
+        raise DiffError(f"the diff is for {names.to_text(d.old_soa[0])}, not {zone}")
+    if d.from_serial != version.serial:
+        raise DiffError(
+            f"{zone}: the diff starts at serial {d.from_serial}, the version is at "
+            f"{version.serial}"
+        )
+    if d.old_soa[2:] != version.soa[2:]:
+        raise DiffError(f"{zone}: the diff's old SOA is not the version's SOA")
+    # Changes grouped by name; the apex always changes (its SOA).
+    changes: dict[bytes, tuple[bytes, list[NodeRecord], list[NodeRecord]]] = {}
+    apex_key = names.canonical_key(version.origin)
+    changes[apex_key] = (version.origin, [], [])
+    for adding, part in ((False, d.deleted), (True, d.added)):
+        for owner, t, ttl, rd in part:
+            key = names.canonical_key(owner)
+            if t == SOA and key == apex_key:
+                raise DiffError(f"{zone}: the apex SOA changes through old_soa/new_soa only")
+            entry = changes.get(key)
+            if entry is None:
+                changes[key] = entry = (owner, [], [])
+            (entry[2] if adding else entry[1]).append((t, ttl, rd))
+
+    keys, nodes = version.keys, version.nodes
+    new_keys: list[bytes] = []
+    new_nodes: list[bytes] = []
+    labels = set(version.nsec3_labels)
+    nsec3_touched = False
+    pos = 0
+    for key in sorted(changes):
+        owner, dels, adds = changes[key]
+        at = version.index(key)
+        if at is None:
+            # A new name: everything up to where it goes is unchanged.
+            stop = version.last_at_or_before(key) + 1
+            old_recs: list[NodeRecord] = []
+        else:
+            stop = at
+            owner, old_recs = decode_node(nodes[at])
+        new_keys.extend(keys[pos:stop])
+        new_nodes.extend(nodes[pos:stop])
+        pos = stop + (1 if at is not None else 0)
+        recs = _edit(zone, owner, old_recs, dels, adds)
+        if key == apex_key:
+            recs = sorted([r for r in recs if r[0] != SOA] + [(SOA, d.new_soa[2], d.new_soa[3])],
+                          key=lambda r: (r[0], r[2]))
+        had = any(r[0] == NSEC3 for r in old_recs)
+        has = any(r[0] == NSEC3 for r in recs)
+        if had != has:
+            nsec3_touched = True
+            label = key[key.rfind(b"\x00") + 1 :]
+            if has:
+                labels.add(label)
+            else:
+                labels.discard(label)
+        if recs:
+            new_keys.append(key)
+            new_nodes.append(encode_node(owner, recs))
+    new_keys.extend(keys[pos:])
+    new_nodes.extend(nodes[pos:])
+    nsec3 = tuple(sorted(labels)) if nsec3_touched else version.nsec3_labels
+    return ZoneVersion._make(version.origin, new_keys, new_nodes, nsec3)
+
+
+def _edit(
+    zone: str, owner: bytes, old: list[NodeRecord], dels: list[NodeRecord],
+    adds: list[NodeRecord],
+) -> list[NodeRecord]:
+    if not dels and not adds:
+        return old
+    present = {(t, rd): ttl for t, ttl, rd in old}
+    for t, ttl, rd in dels:
+        if present.get((t, rd)) != ttl:
+            raise DiffError(
+                f"{zone}: the diff deletes a record that is not there: {names.to_text(owner)} "
+                f"type {t} TTL {ttl}"
+            )
+        del present[(t, rd)]
+    for t, ttl, rd in adds:
+        if (t, rd) in present:
+            raise DiffError(
+                f"{zone}: the diff adds a record that is already there: {names.to_text(owner)} "
+                f"type {t}"
+            )
+        present[(t, rd)] = ttl
+    return sorted(((t, ttl, rd) for (t, rd), ttl in present.items()), key=lambda r: (r[0], r[2]))

@@ -14,12 +14,24 @@ from signwire.errors import ZoneDataError
 from signwire.zones import rrtypes
 from signwire.zones.kinds import NameKind
 from signwire.zones.names import to_text
+from signwire.zones.rdata import canonical
 from signwire.zones.records import Record
-from signwire.zones.rrtypes import CNAME, DNAME, DNSKEY, DS, GLUE_TYPES, NS, SIGNER_TYPES, SOA
+from signwire.zones.rrtypes import (
+    CNAME,
+    DNAME,
+    DNSKEY,
+    DS,
+    GLUE_TYPES,
+    KEY_SIGNED_TYPES,
+    NS,
+    SIGNER_TYPES,
+    SOA,
+)
 
 _DELEGATION_TYPES = frozenset({NS, DS}) | GLUE_TYPES
 _NOTABLE = frozenset({CNAME, DNAME, SOA, DNSKEY})
 _NOTICED = SIGNER_TYPES | _NOTABLE
+_STRIPPED_AT_APEX = SIGNER_TYPES | KEY_SIGNED_TYPES
 
 
 def quick_check(order: tuple[int, ...]) -> tuple[frozenset[NameKind], tuple[int, ...]]:
@@ -83,20 +95,31 @@ def check_name(
 ) -> list[Record]:
     """Check one name's records (sorted by type); returns them with duplicates removed."""
     owner = recs[0][0]
-    if types & SIGNER_TYPES:
-        if strip_dnssec:
-            recs = [r for r in recs if r[1] not in SIGNER_TYPES]
-            types = types - SIGNER_TYPES
-            if not recs:
+    if strip_dnssec:
+        # The old DNSKEY RRset (and the CDS/CDNSKEY made from it) goes with the old
+        # signatures: kept, a key of an algorithm the new keys lack would leave the zone
+        # unverifiable (RFC 4035 §2.2). The signer publishes its own keys.
+        dropped = _STRIPPED_AT_APEX if kind is NameKind.APEX else SIGNER_TYPES
+        if types & dropped:
+            recs = [r for r in recs if r[1] not in dropped]
+            types = types - dropped
+            if not recs:  # an NSEC3 owner: nothing of the name is left
                 return recs
-        else:
-            bad = next(r for r in recs if r[1] in SIGNER_TYPES)
-            problems.add(
-                bad[4],
-                f"{rrtypes.name(bad[1])} record at {to_text(owner)}: the input is already signed;"
-                " use --strip-dnssec to drop old RRSIG/NSEC/NSEC3/NSEC3PARAM records and re-sign",
-            )
+    elif types & SIGNER_TYPES:
+        bad = next(r for r in recs if r[1] in SIGNER_TYPES)
+        problems.add(
+            bad[4],
+            f"{rrtypes.name(bad[1])} record at {to_text(owner)}: the input is already signed;"
+            " use --strip-dnssec to drop old DNSSEC records (RRSIG, NSEC, NSEC3, NSEC3PARAM,"
+            " DNSKEY, CDS, CDNSKEY) and re-sign",
+        )
 
+    # RFC 2181 §5: records repeated exactly are one record (an AXFR dump repeats the SOA at
+    # its end; zone files concatenated by hand repeat whole RRsets), so the checks below count
+    # records after dropping repeats. Two records of different types need no set.
+    unique = recs
+    if len(recs) > 2 or (len(recs) == 2 and recs[0][1] == recs[1][1]):
+        unique = _dedup(recs)
     if kind is NameKind.OCCLUDED:
         if not types <= GLUE_TYPES:
             warnings.append(
@@ -105,6 +128,8 @@ def check_name(
             )
     else:
         # One set per name finds a TTL mismatch: each RRset must contribute one (type, TTL).
+        # All records, repeats included: a repeat with another TTL is the same mismatch as
+        # two records with different data (RFC 2181 §5.2), refused alike.
         if len(recs) > 1 and len({(r[1], r[2]) for r in recs}) != len(types):
             _check_ttls(recs, problems)
         if (
@@ -113,10 +138,8 @@ def check_name(
             or (DS in types and kind is not NameKind.DELEGATION)
             or (kind is NameKind.DELEGATION and not types <= _DELEGATION_TYPES)
         ):
-            _check_types(recs, types, kind, owner, problems, warnings)
-    if len(recs) == 2 and (recs[0][1] != recs[1][1] or recs[0][3] != recs[1][3]):
-        return recs
-    return _dedup(recs) if len(recs) > 1 else recs
+            _check_types(unique, types, kind, owner, problems, warnings)
+    return unique
 
 
 def _check_ttls(recs: list[Record], problems: Problems) -> None:
@@ -181,12 +204,17 @@ def _check_types(
 
 
 def _dedup(recs: list[Record]) -> list[Record]:
-    """Drop records repeated exactly (same type and data); RFC 2181 §5 calls them one record."""
+    """Drop repeated records (same type, same canonical data), keeping the first written.
+
+    RFC 2181 §5 calls them one record. Data is compared in canonical form (RFC 4034 §6.2),
+    as BIND and dnspython compare it: ``CNAME X.example.`` repeats ``CNAME x.example.``, and
+    the signature could not tell them apart anyway.
+    """
     seen: set[tuple[int, bytes]] = set()
     out = []
     for r in recs:
-        k = (r[1], r[3])
+        k = (r[1], canonical(r[1], r[3]))
         if k not in seen:
             seen.add(k)
             out.append(r)
-    return out
+    return out if len(out) < len(recs) else recs

@@ -21,7 +21,7 @@ from signwire.zones import checks
 from signwire.zones.kinds import NameKind
 from signwire.zones.names import canonical_key, to_text
 from signwire.zones.records import ParsedZone, Record
-from signwire.zones.rrtypes import DNAME, NS, SOA
+from signwire.zones.rrtypes import DNAME, DNSKEY, NS, SOA
 
 # (canonical key, kind, records of that name sorted by type)
 Name = tuple[bytes, NameKind, list[Record]]
@@ -35,6 +35,8 @@ class ZoneSnapshot:
     soa: Record
     warnings: list[str] = field(default_factory=list)
     authoritative: int = 0  # names that are not occluded: those that get NSEC or NSEC3
+    # The TTL of the DNSKEY RRset --strip-dnssec dropped: the re-signed zone keeps it.
+    stripped_dnskey_ttl: int | None = None
 
     @property
     def apex(self) -> Name:
@@ -120,6 +122,7 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
     soa: Record | None = None
     warnings: list[str] = list(parsed.warnings)  # the reader's come first, in file order
     authoritative = 0
+    stripped_dnskey_ttl = None
     occluded, apex, delegation, auth = (
         NameKind.OCCLUDED,
         NameKind.APEX,
@@ -137,8 +140,14 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
             shape = shapes[order] = _Shape.of(order)
         if not shape.ordered:
             recs.sort(key=_by_type)
-        # is_subdomain(key, cut), inline; canonical order puts a cut's subtree right after it
-        if cut is not None and key.startswith(cut) and key != cut and key[len(cut)] == 0:
+        # is_subdomain(key, cut), inline; canonical order puts a cut's subtree right after it.
+        # An empty cut is a DNAME at the root zone's apex: every other name is below it.
+        if (
+            cut is not None
+            and key.startswith(cut)
+            and key != cut
+            and (key[len(cut)] == 0 or not cut)
+        ):
             kind = occluded
         else:
             cut = None
@@ -160,7 +169,13 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
             else:
                 append((key, kind, recs))
                 continue
+        if kind is apex and strip_dnssec and DNSKEY in shape.types:
+            stripped_dnskey_ttl = next(r[2] for r in recs if r[1] == DNSKEY)
         recs = check_name(recs, shape.types, kind, problems, warnings, strip_dnssec=strip_dnssec)
+        if not recs:  # only old DNSSEC records, stripped: the name is gone from the zone
+            if kind is not occluded:
+                authoritative -= 1
+            continue
         if kind is apex:
             soa = next((r for r in recs if r[1] == SOA), None)
         append((key, kind, recs))
@@ -169,7 +184,9 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
         problems.add(0, f"no SOA record at the zone apex {to_text(origin)}")
     problems.raise_if_any()
     assert soa is not None
-    return ZoneSnapshot(origin, parsed.path, names, soa, warnings, authoritative)
+    return ZoneSnapshot(
+        origin, parsed.path, names, soa, warnings, authoritative, stripped_dnskey_ttl
+    )
 
 
 __all__ = ["Name", "NameKind", "ZoneDataError", "ZoneSnapshot", "build"]

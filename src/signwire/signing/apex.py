@@ -62,7 +62,10 @@ def apex_records(
         own_types |= {CDS, CDNSKEY}
     kept = [r for r in recs if r[1] not in own_types]
     input_dnskeys = [r for r in recs if r[1] == DNSKEY]
-    ttl = options.dnskey_ttl or (input_dnskeys[0][2] if input_dnskeys else DEFAULT_DNSKEY_TTL)
+    # 0 is a TTL like any other (RFC 2181 §8), so only None falls back.
+    ttl = options.dnskey_ttl
+    if ttl is None:
+        ttl = input_dnskeys[0][2] if input_dnskeys else DEFAULT_DNSKEY_TTL
 
     out: list[Record] = [new_soa, *kept]
     seen: set[bytes] = set()

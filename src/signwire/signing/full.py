@@ -12,13 +12,16 @@ import dataclasses
 from dataclasses import dataclass
 from operator import itemgetter
 
-from signwire.errors import SigningError
+from dns.dnssectypes import Algorithm
+
+from signwire.errors import SigningError, ZoneDataError
 from signwire.signing import nsec, nsec3
 from signwire.signing.apex import apex_records, denial_ttl
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
 from signwire.signing.render import KeyUse, RenderContext, Unit
 from signwire.signing.rrsig import SigTiming
+from signwire.zones.names import to_text
 from signwire.zones.rrtypes import CDNSKEY, CDS, DNSKEY, NSEC3PARAM, SOA
 from signwire.zones.snapshot import ZoneSnapshot
 
@@ -42,6 +45,14 @@ def plan(
     """The plan of the signed zone. It takes over the snapshot (NSEC records are appended to
     the snapshot's own record lists), so sign a snapshot once."""
     keys.check(snapshot.origin)
+    problem = options.time_problem(now)
+    if problem is not None:
+        raise SigningError(problem)
+    if options.nsec3 is not None:
+        nsec3.check_origin(snapshot.origin, snapshot.path)
+    _check_foreign_dnskeys(snapshot, keys)
+    if options.dnskey_ttl is None and snapshot.stripped_dnskey_ttl is not None:
+        options = dataclasses.replace(options, dnskey_ttl=snapshot.stripped_dnskey_ttl)
     names = list(snapshot.names)
     if options.max_ttl is not None:
         names = _cap_ttls(names, options.max_ttl)
@@ -74,6 +85,31 @@ def plan(
         ),
     )
     return SigningPlan(units, context, serial, snapshot.authoritative)
+
+
+def _check_foreign_dnskeys(snapshot: ZoneSnapshot, keys: SigningKeys) -> None:
+    """Refuse a DNSKEY of the input whose algorithm none of the keys signs with.
+
+    The signer republishes the input's DNSKEYs beside its own; one of an algorithm it holds no
+    key for would be in the DNSKEY RRset while nothing in the zone carries a signature of that
+    algorithm, which RFC 4035 §2.2 forbids and validators may reject. (The RRSIGs of a
+    multi-signer zone, which would make it right, come from another signer.)
+    """
+    held = {k.algorithm for k in keys.published}
+    for rec in snapshot.apex[2]:
+        if rec[1] != DNSKEY:
+            continue
+        algorithm = rec[3][3] if len(rec[3]) > 3 else 0
+        if algorithm not in held:
+            have = ", ".join(sorted(Algorithm.to_text(a) for a in held))
+            raise ZoneDataError(
+                f"DNSKEY of algorithm {Algorithm.to_text(algorithm)} at {to_text(rec[0])}, but"
+                f" the zone's keys are {have}: every algorithm of the DNSKEY RRset must sign the"
+                " whole zone (RFC 4035 §2.2). Remove that DNSKEY, or sign with --strip-dnssec to"
+                " drop the input's DNSKEY, CDS and CDNSKEY records",
+                path=snapshot.path,
+                line=rec[4] or None,
+            )
 
 
 # Apex records only a signed zone has; the input's own (a foreign DNSKEY, a CDS) go too.

@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 from operator import itemgetter
 
+from signwire.errors import ZoneDataError
 from signwire.signing.bitmap import type_bitmap
-from signwire.signing.options import Nsec3Params
+from signwire.signing.options import Nsec3Params, nsec3_origin_problem
 from signwire.zones import base32hex
 from signwire.zones.kinds import NameKind
 from signwire.zones.records import Record
@@ -53,6 +54,13 @@ def param_rdata(params: Nsec3Params) -> bytes:
     )
 
 
+def check_origin(origin: bytes, path: str | None = None) -> None:
+    """Raise :class:`ZoneDataError` when the zone cannot have an NSEC3 chain."""
+    problem = nsec3_origin_problem(origin)
+    if problem is not None:
+        raise ZoneDataError(problem, path=path)
+
+
 def _bitmap_types(kind: NameKind | None, types: frozenset[int]) -> frozenset[int]:
     if kind is None:  # empty non-terminal
         return frozenset()
@@ -75,7 +83,9 @@ def build_chain(
     entries: list[tuple[bytes, NameKind | None, frozenset[int]]] = []  # (owner, kind, types)
     opt_out = params.opt_out
     delegation, occluded = NameKind.DELEGATION, NameKind.OCCLUDED
-    olen = len(okey)
+    # Where a child of the apex has its last separator: after the apex's key, or, in the
+    # root zone (whose key is empty), nowhere.
+    olen = len(okey) if okey else -1
     for key, kind, recs in names:
         if kind is occluded:
             continue
@@ -104,7 +114,7 @@ def build_chain(
     head = bytes((SHA1, flags)) + params.iterations.to_bytes(2, "big")
     head += bytes((len(params.salt),)) + params.salt + bytes((20,))
     bitmaps: dict[tuple[NameKind | None, frozenset[int]], bytes] = {}
-    okey_sep = okey + b"\x00"
+    okey_sep = okey + b"\x00" if okey else b""  # the key of a child of the apex, before its label
     auth = NameKind.AUTH
     out = []
     nxt = [h[0] for h in hashed[1:]]
@@ -130,13 +140,18 @@ def _add_empty_non_terminals(
     # Canonical order visits every existing ancestor before its descendants, so an ancestor
     # missing from `present` here does not exist: it is an empty non-terminal.
     wire = owner
-    parent_key = key[: key.rfind(b"\x00")]
+    parent_key = _parent_key(key)
     while parent_key != okey and parent_key not in present:
         present.add(parent_key)
         wire = wire[wire[0] + 1 :]
         # the parent wire of `owner` at this depth
         entries.append((wire, None, frozenset()))
-        parent_key = parent_key[: parent_key.rfind(b"\x00")]
+        parent_key = _parent_key(parent_key)
+
+
+def _parent_key(key: bytes) -> bytes:
+    # A key with no separator is a child of the root, whose key is empty.
+    return key[: max(key.rfind(b"\x00"), 0)]
 
 
 __all__ = ["NSEC3PARAM", "build_chain", "hash_label", "nsec3_hash", "param_rdata"]

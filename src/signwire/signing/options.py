@@ -5,9 +5,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from signwire.policy.model import DenialKind, Policy
+from signwire.zones.names import to_text
 from signwire.zones.serial import SerialRule
 
 DAY = 86400
+# RFC 2181 §8: a TTL is at most 2^31 - 1 seconds.
+MAX_TTL = 2**31 - 1
+# RRSIG inception and expiration are 32-bit numbers compared by serial arithmetic (RFC 4034
+# §3.1.5, RFC 1982): the span between them must stay below 2^31 s, or a validator sees a
+# signature that expired before it was made.
+MAX_SPAN = 2**31 - 1
+# And each must fit the 32-bit field itself: signing "now" past 2106 is out of reach.
+MAX_TIME = 2**32 - 1
+
+
+# An NSEC3 owner is a 32-octet base32hex label (33 octets with its length) on the apex, and a
+# name is at most 255 octets (RFC 1035 §2.3.4).
+NSEC3_LABEL_WIRE = 33
+MAX_NAME_WIRE = 255
+MAX_NSEC3_ORIGIN_WIRE = MAX_NAME_WIRE - NSEC3_LABEL_WIRE
+
+
+def nsec3_origin_problem(origin: bytes) -> str | None:
+    """Why a zone with this apex (wire form) cannot have an NSEC3 chain, or None."""
+    if len(origin) <= MAX_NSEC3_ORIGIN_WIRE:
+        return None
+    return (
+        f"the zone name {to_text(origin)} is {len(origin)} octets long, and NSEC3 owner names"
+        f" add {NSEC3_LABEL_WIRE} octets to it: they would pass the {MAX_NAME_WIRE}-octet limit"
+        f" of a domain name (RFC 1035 §2.3.4). NSEC3 needs a zone name of at most"
+        f" {MAX_NSEC3_ORIGIN_WIRE} octets; sign this zone with NSEC"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +77,35 @@ class SigningOptions:
     def __post_init__(self) -> None:
         if self.validity <= 0:
             raise ValueError("signature validity must be positive")
+        if self.inception_offset < 0:
+            raise ValueError("the inception offset cannot be negative")
+        for what, validity in (
+            ("signature validity", self.validity),
+            ("DNSKEY signature validity", self.dnskey_validity),
+        ):
+            if validity is not None and validity + self.inception_offset > MAX_SPAN:
+                raise ValueError(
+                    f"{what} ({validity} s) plus the inception offset ({self.inception_offset} s)"
+                    " must stay below 2^31 seconds (about 68 years): RRSIG times are 32-bit"
+                    " serial numbers, and a longer span wraps (RFC 4034 §3.1.5)"
+                )
+        if self.dnskey_validity is not None and self.dnskey_validity <= 0:
+            raise ValueError("DNSKEY signature validity must be positive")
         if self.jitter is not None and not 0 <= self.jitter < self.validity:
             raise ValueError("jitter must be at least 0 and shorter than the validity")
+        if self.dnskey_ttl is not None and not 0 <= self.dnskey_ttl <= MAX_TTL:
+            raise ValueError(f"the DNSKEY TTL must be between 0 and {MAX_TTL} (RFC 2181 §8)")
+
+    def time_problem(self, now: int) -> str | None:
+        """Why signatures made at ``now`` with these options cannot be written, or None."""
+        longest = max(self.validity, self.dnskey_validity or 0)
+        if now - self.inception_offset < 0 or now + longest > MAX_TIME:
+            return (
+                f"signatures made at {now} (epoch seconds) with an inception offset of"
+                f" {self.inception_offset} s and a validity of {longest} s would fall outside"
+                " the 32-bit time of RRSIG records (1970 to 2106)"
+            )
+        return None
 
     @property
     def effective_jitter(self) -> int:

@@ -32,7 +32,13 @@ from signwire.runtime.signing_pool import write_plan
 from signwire.signing import full
 from signwire.signing.apex import ds_rdata
 from signwire.signing.keyset import SigningKeys
-from signwire.signing.options import DAY, Nsec3Params, SigningOptions, from_policy
+from signwire.signing.options import (
+    DAY,
+    Nsec3Params,
+    SigningOptions,
+    from_policy,
+    nsec3_origin_problem,
+)
 from signwire.storage.files import (
     PendingFile,
     UnsafeDirectoryError,
@@ -176,7 +182,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--strip-dnssec",
         action="store_true",
-        help="drop RRSIG/NSEC/NSEC3/NSEC3PARAM found in the input and re-sign",
+        help="drop the DNSSEC records of the input (RRSIG, NSEC, NSEC3, NSEC3PARAM, and the "
+        "apex's DNSKEY, CDS, CDNSKEY) and sign afresh: to re-sign a signed zone, or move it "
+        "to other keys or another algorithm",
     )
     p.add_argument(
         "-j", "--jobs", type=int, metavar="N", help="worker processes (default: one per CPU)"
@@ -221,6 +229,9 @@ def add_parser(sub: Any) -> None:
 
 
 def options_from(args: argparse.Namespace) -> SigningOptions:
+    """The signing options the command line asks for; :class:`_Usage` for what cannot be
+    signed. Every value is taken as given, 0 included (a DNSKEY TTL of 0 is legal): only an
+    option left out gets its default."""
     nsec3_only = [
         flag
         for flag, value in (("--iterations", args.iterations), ("--salt", args.salt))
@@ -228,21 +239,41 @@ def options_from(args: argparse.Namespace) -> SigningOptions:
     ] + (["--opt-out"] if args.opt_out else [])
     if nsec3_only and not args.nsec3:
         raise _Usage(f"{', '.join(nsec3_only)} only make sense with --nsec3")
-    nsec3 = None
-    if args.nsec3:
-        nsec3 = Nsec3Params(args.iterations or 0, args.salt or b"", args.opt_out)
+    if args.jobs is not None and args.jobs < 1:
+        raise _Usage(f"--jobs {args.jobs}: give at least 1 (or leave it out: one per CPU)")
     try:
-        return SigningOptions(
+        nsec3 = None
+        if args.nsec3:
+            # Decided by --origin alone, so said before any key is made for the zone.
+            origin = names.from_text(
+                args.origin if args.origin.endswith(".") else args.origin + ".", None
+            )
+            problem = nsec3_origin_problem(origin)
+            if problem is not None:
+                raise _Usage(problem)
+            nsec3 = Nsec3Params(
+                0 if args.iterations is None else args.iterations,
+                b"" if args.salt is None else args.salt,
+                args.opt_out,
+            )
+        options = SigningOptions(
             nsec3=nsec3,
-            validity=args.validity or 14 * DAY,
+            validity=14 * DAY if args.validity is None else args.validity,
             inception_offset=3600 if args.inception_offset is None else args.inception_offset,
             jitter=args.jitter,
             dnskey_ttl=args.dnskey_ttl,
-            serial=args.serial or SerialRule.KEEP,
+            serial=SerialRule.KEEP if args.serial is None else args.serial,
             cds=args.cds,
         )
     except ValueError as e:
         raise _Usage(str(e)) from None
+    # Without --now the clock is read later; up to 2038 no span allowed above can wrap then,
+    # and the plan checks the real time again.
+    now = getattr(args, "now", None)
+    problem = None if now is None else options.time_problem(now)
+    if problem is not None:
+        raise _Usage(problem)
+    return options
 
 
 class _Usage(Exception):

@@ -16,7 +16,8 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "signwire"
 PURE = ["zones", "signing", "policy", "keys/enforcer.py", "keys/rules.py", "keys/keystate.py",
         "keys/parent.py",
         "keys/simulate.py", "loading/refresh.py", "loading/xfr_in.py",
-        "loading/notify_in.py"]
+        "loading/notify_in.py", "publication/responder.py", "publication/journal.py",
+        "publication/notify_out.py"]
 IO_MODULES = {"asyncio", "socket", "subprocess", "multiprocessing", "threading", "selectors"}
 CLOCK_CALLS = {("time", "time"), ("time", "monotonic"), ("datetime", "now"),
                ("datetime", "utcnow"), ("date", "today"), ("time", "localtime")}

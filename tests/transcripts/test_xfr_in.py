@@ -28,6 +28,8 @@ from signwire.loading.xfr_in import (
     XfrClient,
     make_query,
 )
+from signwire.zones.diff import apply
+from signwire.zones.version import ZoneVersion
 from transcripts.primary import (
     ORIGIN,
     answer,
@@ -327,6 +329,22 @@ def test_ixfr_incremental_two_steps():
     txt = expected([dns.rrset.from_text("new2.example.com.", 3600, "IN", "TXT", '"x"')])[0]
     assert first.deleted == [soa1] and first.added == [soa2, a100]
     assert second.deleted == [soa2, a100] and sorted(second.added) == sorted([soa3, a101, txt])
+
+
+def test_ixfr_steps_applied_to_the_old_version_give_the_new_one():
+    z1, z2, z3 = zone(2026120101, V1), zone(2026120102, V2), zone(2026120103, V3)
+    q = axfr_query(key=None)
+    first = run(answer(q.wire, axfr_stream(z1)), q)
+    last = run(answer(q.wire, axfr_stream(z3)), q)
+    assert isinstance(first, FullZone) and isinstance(last, FullZone)
+    q = ixfr_query(2026120101, key=None)
+    diffs = run(answer(q.wire, ixfr_stream([(z1, z2), (z2, z3)])), q)
+    assert isinstance(diffs, Diffs)
+    version = ZoneVersion.from_records(ORIGIN_WIRE, first.records)
+    for s in diffs.steps:
+        version = apply(version, s.to_diff())
+    assert version.serial == 2026120103
+    assert version == ZoneVersion.from_records(ORIGIN_WIRE, last.records)
 
 
 def test_ixfr_answered_with_the_whole_zone():

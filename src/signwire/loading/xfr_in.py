@@ -48,6 +48,7 @@ import dns.tsig
 from signwire.errors import SignwireError
 from signwire.zones import names
 from signwire.zones import serial as serials
+from signwire.zones.diff import Diff
 from signwire.zones.records import Record
 
 SOA = 6
@@ -134,6 +135,24 @@ class IxfrStep:
     to_serial: int
     deleted: list[Record] = field(default_factory=list)
     added: list[Record] = field(default_factory=list)
+
+    def to_diff(self) -> Diff:
+        """The step as a :class:`signwire.zones.diff.Diff` (SOAs apart, records in canonical
+        order), which :func:`signwire.zones.diff.apply` turns into the next version."""
+        return Diff(
+            _rr(self.deleted[0]), _rr(self.added[0]),
+            _canonical(self.deleted[1:]), _canonical(self.added[1:]),
+        )
+
+
+def _rr(record: Record) -> tuple[bytes, int, int, bytes]:
+    return record[0], record[1], record[2], record[3]
+
+
+def _canonical(records: list[Record]) -> tuple[tuple[bytes, int, int, bytes], ...]:
+    return tuple(sorted(
+        (_rr(r) for r in records), key=lambda r: (names.canonical_key(r[0]), r[1], r[3])
+    ))
 
 
 @dataclass(slots=True)

@@ -99,9 +99,7 @@ def classify(contents: ZoneContents) -> ZoneShape:
     return shape
 
 
-def _is_nsec3_owner(
-    name: dns.name.Name, node: Mapping[int, object], origin: dns.name.Name
-) -> bool:
+def _is_nsec3_owner(name: dns.name.Name, node: Mapping[int, object], origin: dns.name.Name) -> bool:
     """An NSEC3 owner of the zone: one label below the apex, holding nothing but NSEC3.
 
     A DNAME at the apex occludes every name below it (RFC 6672 §2.3) except these: they are the

@@ -148,6 +148,11 @@ class _Fallback(Exception):
 
 def read_zone_file(path: str, origin: dns.name.Name | str) -> ZoneContents:
     """Read ``path``; raise :class:`ZoneDataError` (with file and line) if it is not a zone."""
+    return read_zone_text(load_zone_text(path), origin, path=path)
+
+
+def load_zone_text(path: str) -> str:
+    """The text of a zone file; :class:`ZoneDataError` if it cannot be read or is binary."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -155,7 +160,7 @@ def read_zone_file(path: str, origin: dns.name.Name | str) -> ZoneContents:
         raise ZoneDataError(f"cannot read the zone file: {e.strerror}", path=path) from None
     if b"\0" in data:
         raise ZoneDataError("not a text zone file (it holds NUL bytes)", path=path)
-    return read_zone_text(decode_zone_bytes(data), origin, path=path)
+    return decode_zone_bytes(data)
 
 
 def _escape_undecodable(error: UnicodeError) -> tuple[str, int]:

@@ -28,12 +28,15 @@ from dns.rdtypes.ANY.SOA import SOA
 
 from signwire.verify.anchors import TrustAnchor, anchors_for, match_anchors
 from signwire.verify.denial import denial_ttl
+from signwire.verify.lean import lean_verdict
+from signwire.verify.lean_reader import read_lean
+from signwire.verify.lean_wire import Doubt
 from signwire.verify.nsec3_chain import check_nsec3_chain
 from signwire.verify.nsec_chain import check_nsec_chain
 from signwire.verify.report import Counts, ProblemLog, VerifyReport, type_text
 from signwire.verify.signatures import SEP_FLAG, SignatureCheck, ZoneKeys, check_rrset
 from signwire.verify.structure import ZoneShape, classify
-from signwire.verify.zone_reader import ZoneContents, read_zone_file
+from signwire.verify.zone_reader import ZoneContents, load_zone_text, read_zone_text
 
 SOA_T = dns.rdatatype.SOA
 NS = dns.rdatatype.NS
@@ -61,9 +64,38 @@ def verify_zone(
     Raises :class:`signwire.errors.ZoneDataError` when the file cannot be read or is not a zone
     file; every problem of a readable zone is in the report instead.
     """
+    return verify_text(
+        load_zone_text(path), origin, now=now, anchors=anchors, warn_horizon=warn_horizon, path=path
+    )
+
+
+def verify_text(
+    text: str,
+    origin: str | dns.name.Name,
+    *,
+    now: int,
+    anchors: list[TrustAnchor] | None = None,
+    warn_horizon: int = DEFAULT_WARN_HORIZON,
+    path: str = "<text>",
+    workers: int = 2,
+) -> VerifyReport:
+    """Verify zone-file text: the lean path's verdict when it vouches for the zone, else the
+    full reader and checks, whose report says what is wrong (:mod:`signwire.verify.lean`)."""
     if isinstance(origin, str):
         origin = dns.name.from_text(origin)
-    contents = read_zone_file(path, origin)
+    try:
+        verdict = lean_verdict(
+            read_lean(text, origin.to_text()),
+            now=now,
+            warn_horizon=warn_horizon,
+            anchors=anchors,
+            workers=workers,
+        )
+    except Doubt:
+        pass
+    else:
+        return VerifyReport(origin.to_text(), [], verdict.counts, verdict.denial)
+    contents = read_zone_text(text, origin, path=path)
     return verify_contents(contents, now=now, anchors=anchors, warn_horizon=warn_horizon)
 
 

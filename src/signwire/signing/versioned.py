@@ -1,0 +1,218 @@
+"""Full signing into a :class:`~signwire.zones.version.ZoneVersion` instead of text.
+
+:func:`sign_full` runs the same plan as ``signwire sign`` (:func:`signwire.signing.full.plan`:
+apex records, serial, NSEC or NSEC3 chain) and signs each planned RRset with the same keys,
+times and rules as :mod:`signwire.signing.render`, but keeps the result as records: the signed
+version a server answers from and an incremental step starts from. With Ed25519 (deterministic
+signatures) both paths give the same records, byte for byte; a test holds them to that.
+
+One difference of form: the RRSIG signer field is written in lowercase here, the canonical
+form of RRSIG RDATA (RFC 4034 §6.2), where the text path writes the zone name as given. That
+keeps the signatures of one zone the same bytes whatever case its apex was written in, which
+incremental signing relies on to keep unchanged signatures.
+
+The result, :class:`Signed`, also keeps what the next step needs: the unsigned version it was
+made from (an incoming IXFR applies to that, and the apex's input records are only there), the
+keys and options it was signed with, and the re-sign :class:`~signwire.signing.schedule.Schedule`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from signwire.signing import full, rrsig
+from signwire.signing.keyset import SigningKeys
+from signwire.signing.options import SigningOptions
+from signwire.signing.render import KeyUse, RenderContext, SignFns, Unit, load_signers
+from signwire.signing.schedule import Schedule
+from signwire.zones.kinds import NameKind
+from signwire.zones.names import lower, rrsig_labels
+from signwire.zones.records import ParsedZone, Record
+from signwire.zones.rrtypes import DS, KEY_SIGNED_TYPES, NSEC, NSEC3, RRSIG
+from signwire.zones.snapshot import ZoneSnapshot, build
+from signwire.zones.version import RR, ZoneVersion
+
+_SIGNED_AT_DELEGATION = frozenset({DS, NSEC, NSEC3})
+
+
+def default_refresh(options: SigningOptions) -> int:
+    """The refresh period when none is given: a quarter of the validity.
+
+    :class:`SigningOptions` has no refresh setting (the offline signer re-signs everything on
+    every run); a policy has one (``signatures.refresh``), which callers pass instead. A quarter
+    leaves half the validity after the jitter (at most a quarter too) before any signature is
+    due, and a quarter for a missed refresh to be retried before anything expires.
+    """
+    return options.validity // 4
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """One signed version of a zone and what the next signing step starts from."""
+
+    version: ZoneVersion
+    unsigned: ZoneVersion
+    keys: SigningKeys
+    options: SigningOptions
+    schedule: Schedule
+    signatures_made: int = 0  # RRSIGs made by the step that produced this version
+
+    @property
+    def next_resign_at(self) -> int | None:
+        """The earliest time an RRSIG reaches its refresh point (expiration - refresh)."""
+        return self.schedule.next_due
+
+
+def signing_context(
+    origin: bytes, keys: SigningKeys, options: SigningOptions, now: int
+) -> RenderContext:
+    """Keys and signature times of one signing run, as :func:`full.plan` sets them."""
+    jitter = options.effective_jitter
+    dnskey_validity = options.dnskey_validity or options.validity
+    inception = now - options.inception_offset
+    return RenderContext(
+        origin=origin,
+        zone_keys=tuple(KeyUse(k.algorithm, k.key_tag, k.signer) for k in keys.zone_signers),
+        key_keys=tuple(KeyUse(k.algorithm, k.key_tag, k.signer) for k in keys.key_signers),
+        timing=rrsig.SigTiming(inception, now + options.validity, jitter),
+        key_timing=rrsig.SigTiming(
+            inception, now + dnskey_validity, min(jitter, dnskey_validity // 4)
+        ),
+    )
+
+
+class RrsetSigner:
+    """Makes RRSIG RDATA for RRsets with one run's keys and times, by the rules of
+    :func:`signwire.signing.render.render`, and counts what it made."""
+
+    def __init__(self, ctx: RenderContext, sign_fns: SignFns) -> None:
+        self.ctx = ctx
+        self.zone_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.zone_keys]
+        self.key_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.key_keys]
+        self.signer_lower = lower(ctx.origin)
+        self.made = 0
+
+    @staticmethod
+    def signs(kind: NameKind, rdtype: int) -> bool:
+        """Whether an RRset of this type at a name of this kind carries signatures."""
+        if kind is NameKind.OCCLUDED:
+            return False
+        return kind is not NameKind.DELEGATION or rdtype in _SIGNED_AT_DELEGATION
+
+    def sign(
+        self, owner: bytes, kind: NameKind, rdtype: int, ttl: int, rdatas: Sequence[bytes]
+    ) -> list[bytes]:
+        """RRSIG RDATA (one per signing key) for the RRset, or none where it is not signed."""
+        if not self.signs(kind, rdtype):
+            return []
+        keys: list[tuple[int, int, Callable[[bytes], bytes]]]
+        if kind is NameKind.APEX and rdtype in KEY_SIGNED_TYPES:
+            keys, timing = self.key_keys, self.ctx.key_timing
+        else:
+            keys, timing = self.zone_keys, self.ctx.timing
+        owner_lower = lower(owner)
+        labels = rrsig_labels(owner)
+        data = rrsig.rrset_data(owner_lower, rdtype, ttl, list(rdatas))
+        expiration = timing.expiration_for(owner_lower, rdtype)
+        # The text path takes the inception of the ordinary timing for every key; so here.
+        inception = self.ctx.timing.inception
+        out = []
+        for algorithm, key_tag, sign_fn in keys:
+            fields = rrsig.sig_fields(
+                rdtype, algorithm, labels, ttl, expiration, inception, key_tag, self.signer_lower
+            )
+            out.append(fields + sign_fn(fields + data))
+        self.made += len(out)
+        return out
+
+
+def rrsets(recs: Sequence[Record]) -> Iterator[tuple[int, int, list[bytes]]]:
+    """``(type, ttl, rdatas)`` of each run of one type; the RRset's TTL is its first
+    record's, as the text path writes it."""
+    n = len(recs)
+    i = 0
+    while i < n:
+        rdtype = recs[i][1]
+        j = i + 1
+        while j < n and recs[j][1] == rdtype:
+            j += 1
+        yield rdtype, recs[i][2], [recs[k][3] for k in range(i, j)]
+        i = j
+
+
+def sign_units(
+    units: Sequence[Unit], signer: RrsetSigner
+) -> tuple[list[RR], dict[bytes, int]]:
+    """The records of the planned names with their RRSIGs, and the earliest RRSIG expiration
+    of each name that has any (for the re-sign schedule)."""
+    out: list[RR] = []
+    earliest: dict[bytes, int] = {}
+    for key, kind, recs in units:
+        owner = recs[0][0]
+        if kind is NameKind.APEX:
+            # Planned apex records are sorted by type already (apex_records); others come
+            # grouped by type with the one NSEC appended, as render() relies on too.
+            recs = sorted(recs, key=lambda r: r[1])
+        first: int | None = earliest.get(key)
+        for rdtype, ttl, rdatas in rrsets(recs):
+            out.extend((owner, rdtype, ttl, rd) for rd in rdatas)
+            sigs = signer.sign(owner, kind, rdtype, ttl, rdatas)
+            if sigs:
+                out.extend((owner, RRSIG, ttl, sig) for sig in sigs)
+                exp = int.from_bytes(sigs[0][8:12], "big")
+                if first is None or exp < first:
+                    first = exp
+        if first is not None:
+            earliest[key] = first
+    return out, earliest
+
+
+def version_records(version: ZoneVersion) -> Iterator[Record]:
+    """A version's records in the reader's form (line 0), one owner ``bytes`` per name."""
+    for i in range(len(version)):
+        owner, recs = version.node_at(i)
+        for t, ttl, rd in recs:
+            yield (owner, t, ttl, rd, 0)
+
+
+def snapshot_of(version: ZoneVersion) -> ZoneSnapshot:
+    """The signer's view of an unsigned version: classified, and checked like a zone file
+    (:class:`~signwire.errors.ZoneDataError` for a zone that cannot be signed)."""
+    origin = version.origin
+    return build(ParsedZone(origin, "<zone version>", list(version_records(version))))
+
+
+def sign_full(
+    unsigned: ZoneVersion | ZoneSnapshot,
+    keys: SigningKeys,
+    options: SigningOptions,
+    now: int,
+    previous_serial: int | None = None,
+    *,
+    refresh: int | None = None,
+    signers: SignFns | None = None,
+) -> Signed:
+    """Sign a whole zone into a version.
+
+    A snapshot is taken over, as :func:`full.plan` takes it over: sign a snapshot once.
+    ``refresh`` (seconds before expiration at which signatures are replaced) defaults to
+    :func:`default_refresh`; ``signers`` are signing functions already loaded for the keys (a
+    long-lived signer keeps them, an HSM session is not opened per step).
+    """
+    if isinstance(unsigned, ZoneVersion):
+        version = unsigned
+        snapshot = snapshot_of(unsigned)
+    else:
+        snapshot = unsigned
+        # Before the plan: it appends NSEC records to the snapshot's own lists.
+        version = ZoneVersion.from_records(
+            snapshot.origin, (r for _, _, recs in snapshot.names for r in recs)
+        )
+    plan = full.plan(snapshot, keys, options, now, previous_serial=previous_serial)
+    signer = RrsetSigner(plan.context, signers or load_signers(plan.context))
+    records, earliest = sign_units(plan.units, signer)
+    signed = ZoneVersion.from_records(snapshot.origin, records)
+    schedule = Schedule.build(default_refresh(options) if refresh is None else refresh, earliest)
+    return Signed(signed, version, keys, options, schedule, signer.made)
+

@@ -174,16 +174,18 @@ def test_expire_option_is_the_zones_own_soa_expire(nsec_zone: ZoneVersion) -> No
 
 
 @pytest.mark.parametrize("zone", ["nsec_zone", "nsec3_zone"])
-def test_nxdomain_proof_validates(zone: str, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(("asked", "closest"), [("nothere.a.b.c.", "a.b.c."), ("zzz.", "")])
+def test_nxdomain_proof_validates(zone: str, asked: str, closest: str,
+                                  request: pytest.FixtureRequest) -> None:
     version: ZoneVersion = request.getfixturevalue(zone)
-    qname = dns.name.from_text("nothere.a.b.c.example.test.")
+    qname = dns.name.from_text(asked + "example.test.")
     r = ask(served(version), qname.to_text(), "A")
     assert r.rcode() == dns.rcode.NXDOMAIN and r.flags & dns.flags.AA and not r.answer
     soa = r.find_rrset(r.authority, ORIGIN, dns.rdataclass.IN, dns.rdatatype.SOA)
     assert soa.ttl == 600  # min(SOA TTL 1800, MINIMUM 600), RFC 2308
     keys = dnskeys(version)
     assert validate_section(r.authority, keys) >= 2
-    encloser = dns.name.from_text("a.b.c.example.test.")
+    encloser = dns.name.from_text(closest + "example.test.")
     if zone == "nsec_zone":
         nsecs = [x for x in r.authority if x.rdtype == dns.rdatatype.NSEC]
         assert any(covers(x.name, x[0].next, qname) for x in nsecs)
@@ -198,8 +200,9 @@ def hash_of(name: dns.name.Name) -> str:
 
 
 def check_closest_encloser_proof(r: dns.message.Message, qname: dns.name.Name,
-                                 encloser: dns.name.Name) -> None:
-    """RFC 5155 §7.2.1/§8.4: the closest encloser matched, next closer and wildcard covered."""
+                                 encloser: dns.name.Name, *, no_wildcard: bool = True) -> None:
+    """RFC 5155 §7.2.1/§8.4: the closest encloser matched, the next closer covered, and with
+    ``no_wildcard`` the wildcard at the encloser covered too."""
     nsec3 = [x for x in r.authority if x.rdtype == dns.rdatatype.NSEC3]
     owners = {x.name.labels[0].decode().lower(): x for x in nsec3}
     assert hash_of(encloser) in owners
@@ -214,7 +217,7 @@ def check_closest_encloser_proof(r: dns.message.Message, qname: dns.name.Name,
 
     next_closer = dns.name.Name(qname.labels[-len(encloser.labels) - 1 :])
     assert covered(next_closer)
-    assert covered(dns.name.from_text("*", encloser))
+    assert covered(dns.name.from_text("*", encloser)) == no_wildcard
 
 
 @pytest.mark.parametrize("zone", ["nsec_zone", "nsec3_zone"])
@@ -258,6 +261,69 @@ def test_wildcard_answer_is_synthesised_and_validates(zone: str,
     denial = [x for x in r.authority if x.rdtype in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3)]
     assert denial
     validate_section(r.authority, keys)
+
+
+@pytest.mark.parametrize("zone", ["nsec_zone", "nsec3_zone"])
+def test_wildcard_nodata_proves_the_wildcard_lacks_the_type(
+        zone: str, request: pytest.FixtureRequest) -> None:
+    version: ZoneVersion = request.getfixturevalue(zone)
+    qname = dns.name.from_text("foo.wild.example.test.")
+    r = ask(served(version), qname.to_text(), "A")
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer
+    validate_section(r.authority, dnskeys(version))
+    wildcard = dns.name.from_text("*.wild.example.test.")
+    if zone == "nsec_zone":
+        nsecs = {x.name: x for x in r.authority if x.rdtype == dns.rdatatype.NSEC}
+        assert any(covers(x.name, x[0].next, qname) for x in nsecs.values())
+        types = {t for w in nsecs[wildcard][0].windows for t in _types(w)}
+        assert dns.rdatatype.TXT in types and dns.rdatatype.A not in types
+    else:
+        # RFC 5155 §7.2.5: closest encloser proof, and the NSEC3 matching the wildcard.
+        check_closest_encloser_proof(r, qname, dns.name.from_text("wild.example.test."),
+                                     no_wildcard=False)
+        owners = {x.name.labels[0].decode().lower() for x in r.authority
+                  if x.rdtype == dns.rdatatype.NSEC3}
+        assert hash_of(wildcard) in owners
+
+
+@pytest.fixture(scope="module")
+def opt_out_zone(signwire: CliRunner, tmp_path_factory: pytest.TempPathFactory) -> ZoneVersion:
+    return sign(signwire, tmp_path_factory.mktemp("optout") / "z", "--nsec3", "--salt", "aabb",
+                "--iterations", "2", "--opt-out")
+
+
+def test_referral_in_an_opt_out_zone_proves_the_closest_provable_encloser(
+        opt_out_zone: ZoneVersion) -> None:
+    r = ask(served(opt_out_zone), "www.insecure.example.test.", "A")
+    assert not r.flags & dns.flags.AA and r.rcode() == dns.rcode.NOERROR
+    validate_section(r.authority, dnskeys(opt_out_zone),
+                     skip=lambda x: x.rdtype == dns.rdatatype.NS)
+    nsec3 = {x.name.labels[0].decode().lower(): x for x in r.authority
+             if x.rdtype == dns.rdatatype.NSEC3}
+    # RFC 5155 §7.2.7: the apex matched, and "insecure" covered by an opt-out NSEC3.
+    assert hash_of(ORIGIN) in nsec3
+    assert hash_of(dns.name.from_text("insecure.example.test.")) not in nsec3
+    assert any(x[0].flags & 1 for x in nsec3.values())
+
+
+def test_cname_to_a_missing_name_ends_in_nxdomain(nsec_zone: ZoneVersion) -> None:
+    zone = bump(nsec_zone, 2026010101, [(name("dangling"), 5, 300, name("gone"))])
+    r = ask(served(zone), "dangling.example.test.", "A", do=False)
+    assert [x.rdtype for x in r.answer] == [dns.rdatatype.CNAME]
+    assert r.rcode() == dns.rcode.NXDOMAIN  # RFC 6604: the last name's rcode
+
+
+def test_signed_query_gets_a_signed_answer(nsec_zone: ZoneVersion) -> None:
+    q = dns.message.make_query("www.example.test.", "A")
+    query = xfr_in.sign_message(q.to_wire(), KEY, FIXED_NOW, q.id)
+    (wire,) = respond(query[0], "192.0.2.99", served(nsec_zone), KEYS, FIXED_NOW, tcp=False)
+    r = dns.message.from_wire(wire, keyring=False)
+    assert r.tsig is not None and r.answer
+    # The MAC is over our answer and the request's MAC: the NOTIFY-in checker agrees.
+    owner = r.tsig.name.to_wire()
+    rdata = r.tsig[0]
+    start = len(wire) - len(owner) - 10 - len(rdata.to_wire())
+    dns.tsig.validate(wire, KEY, r.tsig.name, rdata, FIXED_NOW, query[1], start)
 
 
 def test_referral_to_signed_child_has_ds_and_glue(nsec_zone: ZoneVersion) -> None:

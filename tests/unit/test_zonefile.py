@@ -231,8 +231,9 @@ def test_soa_minimum_is_the_ttl_when_nothing_else_says(tmp_path: Path) -> None:
         "@ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n@ NS ns1\n"
         "ns1 3600 A 192.0.2.1\nwww A 192.0.2.2\n",
     )
-    # The SOA takes its MINIMUM; records after it carry on with the last TTL (RFC 1035 §5.1).
-    assert [r[2] for r in recs] == [300, 300, 3600, 3600]
+    # The SOA takes its MINIMUM, which then acts as a $TTL, as BIND 9 reads it: a record
+    # without a TTL gets it even after one with a TTL of its own.
+    assert [r[2] for r in recs] == [300, 300, 3600, 300]
 
 
 def test_records_inherit_the_last_explicit_ttl(tmp_path: Path) -> None:

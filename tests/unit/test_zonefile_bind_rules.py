@@ -203,6 +203,9 @@ def test_generate_templates_directly() -> None:
     assert generate.compile_template("${0,0,n}").expand(0) == "0"
     assert generate.compile_template("${0,2,n}").expand(0) == "0."
     assert list(generate.parse_range("+1-7/+3")) == [1, 4, 7]
+    # BIND keeps the offset of a ${...} for the plain $ after it, in one template only.
+    assert generate.compile_template("x${5}y$z${2,3,x}w$").expand(1) == "x6y6z003w3"
+    assert generate.compile_template("$").expand(1) == "1"
 
 
 # --- RDATA longer than an RR can hold ----------------------------------------------------------

@@ -12,6 +12,8 @@ the RDATA of one record. In a template:
   on a dot leaves a trailing dot, which makes the name absolute).
 * ``$$`` is a literal ``$``; a backslash and the character after it are copied unchanged
   (so ``\\$`` reaches the name or RDATA reader as the escaped, literal ``$``).
+* A plain ``$`` after a ``${offset...}`` in the same template adds that offset too
+  (BIND keeps it from one ``$`` to the next): ``x${5}y$`` at 1 is ``x6y6``.
 
 BIND's own corners, kept: octal, hexadecimal and nibble output of a negative number is its
 32-bit two's complement; a number of 128 characters or more is an error ("ran out of space");
@@ -88,6 +90,7 @@ def compile_template(text: str) -> Template:
     """Parse a template once; ValueError for a malformed ``${...}``."""
     parts: list[str | _Number] = []
     literal: list[str] = []
+    offset = 0
     i = 0
     n = len(text)
     while i < n:
@@ -104,9 +107,10 @@ def compile_template(text: str) -> Template:
             literal.append("$")
             i += 1
             continue
-        number = _Number(0, 0, "d")
+        number = _Number(offset, 0, "d")
         if text[i : i + 1] == "{":
             number = _modifier(text, i)
+            offset = number.offset
             i = text.index("}", i) + 1
         if literal:
             parts.append("".join(literal))

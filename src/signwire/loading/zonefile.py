@@ -26,8 +26,9 @@ as the delegation it is (RFC 4592 §4.2 discourages it but does not forbid it) a
 
 TTL of a record written without one: ``$TTL`` if set (``default_ttl`` acts as a ``$TTL`` at
 the top of the file), else the last TTL written in the file (RFC 1035 §5.1). When neither
-exists, an SOA takes its own MINIMUM field as RFC 1035 zones did (BIND does the same, "BIND 8
-compatibility") and that TTL then carries on; any other record is an error.
+exists, an SOA takes its own MINIMUM field as RFC 1035 zones did, and that MINIMUM then acts
+as a ``$TTL`` (BIND 9: "no TTL specified; using SOA MINTTL instead"); any other record is an
+error.
 
 Speed: most lines of a big zone hold no parenthesis, quote or backslash, so they are split
 with ``str.split`` and never reach the general lexer; owners and the RDATA of the
@@ -428,8 +429,10 @@ def _parse(
                     ttl = last_ttl
                 elif rdtype == _SOA:
                     # RFC 1035 zones had no $TTL; the SOA MINIMUM was the default TTL then.
+                    # As in BIND, it acts as a $TTL from here on, not as a last TTL.
                     ttl = int.from_bytes(wire[-4:], "big")
-                    ttl = last_ttl = _limit_ttl(ttl, f"{ttl} (SOA MINIMUM)", path, lineno, warnings)
+                    ttl = _limit_ttl(ttl, f"{ttl} (SOA MINIMUM)", path, lineno, warnings)
+                    dollar_ttl = ttl
                 else:
                     raise ZoneDataError(
                         "no TTL specified (no $TTL and no earlier TTL)", path=path, line=lineno

@@ -8,6 +8,7 @@ addition.
 
 from __future__ import annotations
 
+import bisect
 import struct
 
 from hypothesis import given
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from signwire.zones.diff import apply, diff
 from signwire.zones.names import from_text
-from signwire.zones.version import ZoneVersion
+from signwire.zones.version import ChunkedMap, ZoneVersion
 
 ORIGIN = from_text("example.test.", None)
 OWNERS = [
@@ -45,7 +46,8 @@ def versions(draw: st.DrawFn) -> ZoneVersion:
     serial = draw(st.integers(0, 2**32 - 1))
     ttl = draw(st.sampled_from([300, 3600]))
     recs = [(ORIGIN, 6, ttl, soa(serial)), *draw(records)]
-    return ZoneVersion.from_records(ORIGIN, recs)
+    # Tiny chunks put a few names in each, so edits split, empty and cross chunk boundaries.
+    return ZoneVersion.from_records(ORIGIN, recs, chunk=draw(st.sampled_from([1, 2, 3, 512])))
 
 
 def as_set(v: ZoneVersion) -> set[tuple[bytes, int, int, bytes]]:
@@ -59,7 +61,7 @@ def test_apply_of_diff_gives_the_new_version(a: ZoneVersion, b: ZoneVersion) -> 
     result = apply(a, d)
     assert result == b
     assert as_set(result) == as_set(b)
-    assert result.nsec3_labels == b.nsec3_labels
+    assert result.nsec3_labels() == b.nsec3_labels()
     # Minimal: nothing deleted that b keeps, nothing added that a had.
     deleted = {(o.lower(), t, ttl, rd) for o, t, ttl, rd in d.deleted}
     added = {(o.lower(), t, ttl, rd) for o, t, ttl, rd in d.added}
@@ -72,3 +74,46 @@ def test_diff_to_itself_is_empty(a: ZoneVersion) -> None:
     d = diff(a, a)
     assert d.deleted == () and d.added == ()
     assert apply(a, d) == a
+
+
+@given(versions(), versions(), versions())
+def test_versions_built_by_apply_share_chunks_and_diff_alike(
+        a: ZoneVersion, b: ZoneVersion, c: ZoneVersion) -> None:
+    # b2 and c2 come from a by apply, so they share a's untouched chunks; the diff between
+    # them must still be the one computed from scratch.
+    b2 = apply(a, diff(a, b))
+    c2 = apply(b2, diff(b, c))
+    assert c2 == c
+    d = diff(b2, c2)
+    full = diff(b, c)
+    assert {(o.lower(), *r) for o, *r in d.deleted} == {(o.lower(), *r) for o, *r in full.deleted}
+    assert {(o.lower(), *r) for o, *r in d.added} == {(o.lower(), *r) for o, *r in full.added}
+    assert apply(b2, d) == c
+
+
+keys = st.binary(min_size=1, max_size=3)
+
+
+@given(st.dictionaries(keys, st.binary(max_size=2)), st.dictionaries(keys, st.none() | st.binary(
+    min_size=1, max_size=2)), st.integers(1, 4))
+def test_chunked_map_edits_like_a_dict(start: dict[bytes, bytes],
+                                       changes: dict[bytes, bytes | None], chunk: int) -> None:
+    m = ChunkedMap.from_sorted(sorted(start), [start[k] for k in sorted(start)], chunk)
+    edited = m.edit(sorted(changes.items()))
+    model = dict(start)
+    for k, v in changes.items():
+        if v is None:
+            model.pop(k, None)
+        else:
+            model[k] = v
+    assert list(edited.items()) == sorted(model.items())
+    assert list(m.items()) == sorted(start.items())  # the old map is unchanged
+    assert all(0 < len(ks) <= 2 * chunk for ks, _ in edited.chunks)
+    ordered = sorted(model)
+    for k in set(model) | set(changes) | {b"", b"\xff" * 4}:
+        i = edited.find(k)
+        assert (i is not None) == (k in model)
+        if i is not None:
+            assert edited.key_at(i) == k and edited.value_at(i) == model[k]
+        assert edited.bisect_left(k) == bisect.bisect_left(ordered, k)
+        assert edited.bisect_right(k) == bisect.bisect_right(ordered, k)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import struct
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -735,16 +734,10 @@ def _hash(ctx: _Ctx, name: bytes) -> bytes:
 
 def _nsec3_find(ctx: _Ctx, name: bytes) -> tuple[bool, bytes | None]:
     """Whether an NSEC3 matches ``name``, and the owner of the matching or covering one."""
-    labels = ctx.version.nsec3_labels
-    if not labels:
+    matched, label = ctx.version.nsec3_lookup(_hash(ctx, name))
+    if label is None:
         return False, None
-    h = _hash(ctx, name)
-    i = bisect_left(labels, h)
-    if i < len(labels) and labels[i] == h:
-        return True, bytes((len(h),)) + h + ctx.origin
-    # The covering NSEC3 is the one before; before the first, the last one (the chain wraps).
-    prev = labels[i - 1]
-    return False, bytes((len(prev),)) + prev + ctx.origin
+    return matched, bytes((len(label),)) + label + ctx.origin
 
 
 def _nsec3_add(ctx: _Ctx, owner: bytes) -> None:

@@ -1,13 +1,13 @@
 """The difference between two versions of a zone, as IXFR carries it (RFC 1995 §4).
 
-A :class:`Diff` is the old SOA, the records deleted, the new SOA and the records added; the
-SOA itself is never among ``deleted``/``added``. :func:`diff` computes it by one merge walk
-over the two versions' canonical name lists, comparing whole nodes as ``bytes`` first, so that
-names that did not change cost one comparison. :func:`apply` builds the next version from the
-old one and a diff, sharing every unchanged node's ``bytes`` with the old version; it refuses a
-diff that does not fit (wrong serial, a deleted record that is not there, an added one that is)
-rather than guess, since a journal made of such diffs would serve secondaries a zone that no
-version ever held.
+A :class:`Diff` is the old SOA, the records deleted, the new SOA and the records added; the SOA
+itself is never among ``deleted``/``added``. :func:`diff` computes it by a merge walk over the
+two versions' names in canonical order, skipping the chunks the versions share (they hold the
+same names) and comparing whole nodes as ``bytes`` first, so that names that did not change
+cost one comparison. :func:`apply` builds the next version from the old one and a diff, copying
+only the chunks of names the diff touches; it refuses a diff that does not fit (wrong serial, a
+deleted record that is not there, an added one that is) rather than guess, since a journal made
+of such diffs would serve secondaries a zone that no version ever held.
 
 A record is identified by owner (case-insensitive), type, TTL and RDATA: a TTL change is a
 deletion and an addition, as IXFR expresses it.
@@ -62,8 +62,22 @@ def diff(old: ZoneVersion, new: ZoneVersion) -> Diff:
         )
     deleted: list[RR] = []
     added: list[RR] = []
-    ok, on = old.keys, old.nodes
-    nk, nn = new.keys, new.nodes
+    # A chunk object found in both versions holds the same names in both, and no other name
+    # of either version sorts among them: only the other chunks need a look.
+    old_chunks, new_chunks = old.names_map.chunks, new.names_map.chunks
+    shared = {id(c) for c in old_chunks} & {id(c) for c in new_chunks}
+    ok: list[bytes] = []
+    on: list[bytes] = []
+    for chunk in old_chunks:
+        if id(chunk) not in shared:
+            ok.extend(chunk[0])
+            on.extend(chunk[1])
+    nk: list[bytes] = []
+    nn: list[bytes] = []
+    for chunk in new_chunks:
+        if id(chunk) not in shared:
+            nk.extend(chunk[0])
+            nn.extend(chunk[1])
     i = j = 0
     while i < len(ok) or j < len(nk):
         if j >= len(nk) or (i < len(ok) and ok[i] < nk[j]):
@@ -122,45 +136,27 @@ def apply(version: ZoneVersion, d: Diff) -> ZoneVersion:
                 changes[key] = entry = (owner, [], [])
             (entry[2] if adding else entry[1]).append((t, ttl, rd))
 
-    keys, nodes = version.keys, version.nodes
-    new_keys: list[bytes] = []
-    new_nodes: list[bytes] = []
-    labels = set(version.nsec3_labels)
-    nsec3_touched = False
-    pos = 0
+    edits: list[tuple[bytes, bytes | None]] = []
+    label_edits: list[tuple[bytes, bytes | None]] = []
     for key in sorted(changes):
         owner, dels, adds = changes[key]
         at = version.index(key)
-        if at is None:
-            # A new name: everything up to where it goes is unchanged.
-            stop = version.last_at_or_before(key) + 1
-            old_recs: list[NodeRecord] = []
-        else:
-            stop = at
-            owner, old_recs = decode_node(nodes[at])
-        new_keys.extend(keys[pos:stop])
-        new_nodes.extend(nodes[pos:stop])
-        pos = stop + (1 if at is not None else 0)
+        old_recs: list[NodeRecord] = []
+        if at is not None:
+            owner, old_recs = version.node_at(at)
         recs = _edit(zone, owner, old_recs, dels, adds)
         if key == apex_key:
             recs = sorted([r for r in recs if r[0] != SOA] + [(SOA, d.new_soa[2], d.new_soa[3])],
                           key=lambda r: (r[0], r[2]))
+        edits.append((key, encode_node(owner, recs) if recs else None))
         had = any(r[0] == NSEC3 for r in old_recs)
         has = any(r[0] == NSEC3 for r in recs)
         if had != has:
-            nsec3_touched = True
             label = key[key.rfind(b"\x00") + 1 :]
-            if has:
-                labels.add(label)
-            else:
-                labels.discard(label)
-        if recs:
-            new_keys.append(key)
-            new_nodes.append(encode_node(owner, recs))
-    new_keys.extend(keys[pos:])
-    new_nodes.extend(nodes[pos:])
-    nsec3 = tuple(sorted(labels)) if nsec3_touched else version.nsec3_labels
-    return ZoneVersion._make(version.origin, new_keys, new_nodes, nsec3)
+            label_edits.append((label, b"" if has else None))
+    label_edits.sort()
+    nsec3 = version.nsec3_map.edit(label_edits) if label_edits else version.nsec3_map
+    return ZoneVersion._make(version.origin, version.names_map.edit(edits), nsec3)
 
 
 def _edit(

@@ -1,18 +1,24 @@
 """A version of a zone as an immutable value: origin, serial and every record, in compact form.
 
 A signer that serves what it signed keeps every version it publishes (the current one, and the
-one being built from a diff) in memory, so a version must be small. The layout is two parallel
-lists in canonical name order (RFC 4034 §6.1):
+one being built from a diff) in memory, so a version must be small. Per name, in canonical name
+order (RFC 4034 §6.1), it holds two ``bytes``:
 
-* ``keys[i]``: the canonical key of name *i* (:func:`signwire.zones.names.canonical_key`), so
-  a ``bisect`` finds a name, its NSEC predecessor and whether it has descendants;
-* ``nodes[i]``: one ``bytes`` per name: its owner in wire form (in the case first seen), then
-  each record as ``type (16) | ttl (32) | rdlength (16) | rdata``, sorted by type then RDATA.
+* the canonical key (:func:`signwire.zones.names.canonical_key`), so that a ``bisect`` finds a
+  name, its NSEC predecessor and whether it has descendants;
+* the node: the owner in wire form (in the case first seen), then each record as
+  ``type (16) | ttl (32) | rdlength (16) | rdata``, sorted by type then RDATA.
 
 That is two objects per name and none per record: a record costs its wire size plus 8 octets.
 Records are parsed out of a node only when asked for, which a responder does for a handful of
 names per query. Every record keeps its own TTL, so RRSIGs at one owner covering types with
 different TTLs need no special case.
+
+The names are kept in a :class:`ChunkedMap`: sorted chunks of a few hundred names, shared
+between versions. The next version after a small diff copies the chunk index and the chunks the
+diff touches, not the zone, so applying a one-record change costs about the same for a
+thousand names as for a million, and so does diffing two versions related that way (chunks
+that are the same object hold the same names).
 
 Two versions are equal when they hold the same records: owner case is not significant (DNS
 names compare case-insensitively) and RDATA compares byte for byte, as in the record tuples the
@@ -79,26 +85,146 @@ def node_types(node: bytes) -> set[int]:
     return {t for t, _, _ in decode_node(node)[1]}
 
 
+CHUNK = 512  # names per chunk: small enough to copy per change, few enough to index
+
+
+class ChunkedMap:
+    """An immutable sorted map of ``bytes`` keys to ``bytes`` values, in chunks.
+
+    :meth:`edit` returns a new map sharing every chunk it does not touch. Positions are global
+    (0 to ``len - 1``), found through the chunks' first keys and starting positions.
+    """
+
+    __slots__ = ("_chunk", "_chunks", "_count", "_firsts", "_starts")
+
+    _chunks: list[tuple[tuple[bytes, ...], tuple[bytes, ...]]]
+    _firsts: list[bytes]
+    _starts: list[int]
+    _count: int
+    _chunk: int
+
+    @classmethod
+    def _of(cls, chunks: list[tuple[tuple[bytes, ...], tuple[bytes, ...]]],
+            chunk: int) -> ChunkedMap:
+        self = object.__new__(cls)
+        self._chunks = chunks
+        self._chunk = chunk
+        self._firsts = [c[0][0] for c in chunks]
+        starts = []
+        total = 0
+        for c in chunks:
+            starts.append(total)
+            total += len(c[0])
+        self._starts = starts
+        self._count = total
+        return self
+
+    @classmethod
+    def from_sorted(cls, keys: Sequence[bytes], values: Sequence[bytes],
+                    chunk: int = CHUNK) -> ChunkedMap:
+        if chunk < 1:
+            raise ValueError("chunk size must be positive")
+        return cls._of(
+            [(tuple(keys[i : i + chunk]), tuple(values[i : i + chunk]))
+             for i in range(0, len(keys), chunk)],
+            chunk,
+        )
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def chunks(self) -> Sequence[tuple[tuple[bytes, ...], tuple[bytes, ...]]]:
+        return self._chunks
+
+    def _chunk_of(self, key: bytes) -> int:
+        return max(bisect_right(self._firsts, key) - 1, 0)
+
+    def bisect_left(self, key: bytes) -> int:
+        if not self._chunks:
+            return 0
+        c = self._chunk_of(key)
+        return self._starts[c] + bisect_left(self._chunks[c][0], key)
+
+    def bisect_right(self, key: bytes) -> int:
+        if not self._chunks:
+            return 0
+        c = self._chunk_of(key)
+        return self._starts[c] + bisect_right(self._chunks[c][0], key)
+
+    def key_at(self, i: int) -> bytes:
+        c = bisect_right(self._starts, i) - 1
+        return self._chunks[c][0][i - self._starts[c]]
+
+    def value_at(self, i: int) -> bytes:
+        c = bisect_right(self._starts, i) - 1
+        return self._chunks[c][1][i - self._starts[c]]
+
+    def find(self, key: bytes) -> int | None:
+        i = self.bisect_left(key)
+        if i < self._count and self.key_at(i) == key:
+            return i
+        return None
+
+    def items(self) -> Iterator[tuple[bytes, bytes]]:
+        for keys, values in self._chunks:
+            yield from zip(keys, values, strict=True)
+
+    def edit(self, changes: Sequence[tuple[bytes, bytes | None]]) -> ChunkedMap:
+        """A new map with ``changes`` (sorted by key, each key once) made: a value sets the
+        key, None removes it."""
+        chunks = self._chunks
+        firsts = self._firsts
+        out: list[tuple[tuple[bytes, ...], tuple[bytes, ...]]] = []
+        size = self._chunk
+        done = 0  # chunks of self already passed on
+        i = 0
+        n = len(changes)
+        while i < n:
+            c = self._chunk_of(changes[i][0]) if chunks else 0
+            out.extend(chunks[done:c])
+            limit = firsts[c + 1] if c + 1 < len(chunks) else None
+            j = i
+            while j < n and (limit is None or changes[j][0] < limit):
+                j += 1
+            keys, values = (list(chunks[c][0]), list(chunks[c][1])) if chunks else ([], [])
+            for key, value in changes[i:j]:
+                p = bisect_left(keys, key)
+                if p < len(keys) and keys[p] == key:
+                    if value is None:
+                        del keys[p], values[p]
+                    else:
+                        values[p] = value
+                elif value is not None:
+                    keys.insert(p, key)
+                    values.insert(p, value)
+            # A chunk grown past twice the size is split; an emptied one disappears.
+            step = size if len(keys) > 2 * size else max(len(keys), 1)
+            out.extend((tuple(keys[k : k + step]), tuple(values[k : k + step]))
+                       for k in range(0, len(keys), step))
+            done = c + 1
+            i = j
+        out.extend(chunks[done:])
+        return ChunkedMap._of(out, size)
+
+
 class ZoneVersion:
     """One version of one zone. Build it with :meth:`from_records`; never changed afterwards."""
 
-    __slots__ = ("_keys", "_nodes", "_nsec3", "_origin", "_serial", "_soa")
+    __slots__ = ("_names", "_nsec3", "_origin", "_serial", "_soa")
 
     _origin: bytes
     _serial: int
     _soa: RR
-    _keys: list[bytes]
-    _nodes: list[bytes]
-    _nsec3: tuple[bytes, ...]
+    _names: ChunkedMap  # canonical key -> node
+    _nsec3: ChunkedMap  # lowercase hash label of each NSEC3 owner -> b""
 
     @classmethod
-    def _make(cls, origin: bytes, keys: list[bytes], nodes: list[bytes],
-              nsec3: tuple[bytes, ...] | None = None) -> ZoneVersion:
-        """A version from lists already in canonical order (the apex first)."""
+    def _make(cls, origin: bytes, names_map: ChunkedMap, nsec3: ChunkedMap) -> ZoneVersion:
         self = object.__new__(cls)
-        if not keys or keys[0] != names.canonical_key(origin):
+        if not len(names_map) or names_map.key_at(0) != names.canonical_key(origin):
             raise ZoneDataError(f"no records at the apex of {names.to_text(origin)}")
-        owner, apex = decode_node(nodes[0])
+        owner, apex = decode_node(names_map.value_at(0))
         soas = [(ttl, rd) for t, ttl, rd in apex if t == SOA]
         if len(soas) != 1:
             raise ZoneDataError(
@@ -108,19 +234,13 @@ class ZoneVersion:
         self._origin = owner
         self._soa = (owner, SOA, ttl, rdata)
         self._serial = int.from_bytes(rdata[-20:-16], "big")
-        self._keys = keys
-        self._nodes = nodes
-        if nsec3 is None:
-            nsec3 = tuple(sorted(
-                k[k.rfind(b"\x00") + 1 :] if k else k
-                for k, node in zip(keys, nodes, strict=True)
-                if NSEC3 in node_types(node)
-            ))
+        self._names = names_map
         self._nsec3 = nsec3
         return self
 
     @classmethod
-    def from_records(cls, origin: bytes, records: Iterable[Sequence[Any]]) -> ZoneVersion:
+    def from_records(cls, origin: bytes, records: Iterable[Sequence[Any]], *,
+                     chunk: int = CHUNK) -> ZoneVersion:
         """A version from record tuples ``(owner, rdtype, ttl, rdata, ...)`` (wire bytes; any
         fields after the fourth, such as a source line, are ignored).
 
@@ -178,7 +298,9 @@ class ZoneVersion:
                     if t == NSEC3:
                         nsec3.append(key[key.rfind(b"\x00") + 1 :])
             nodes.append(b"".join(parts))
-        return cls._make(origin, keys, nodes, tuple(sorted(set(nsec3))))
+        labels = sorted(set(nsec3))
+        return cls._make(origin, ChunkedMap.from_sorted(keys, nodes, chunk),
+                         ChunkedMap.from_sorted(labels, [b""] * len(labels), chunk))
 
     # --- the value ----------------------------------------------------------------------
 
@@ -195,26 +317,21 @@ class ZoneVersion:
         return self._soa
 
     @property
-    def keys(self) -> Sequence[bytes]:
-        """Canonical keys of the names, in canonical order (read-only use)."""
-        return self._keys
+    def names_map(self) -> ChunkedMap:
+        """Canonical key -> node bytes, in canonical order."""
+        return self._names
 
     @property
-    def nodes(self) -> Sequence[bytes]:
-        """Node bytes, parallel to :attr:`keys` (read-only use)."""
-        return self._nodes
-
-    @property
-    def nsec3_labels(self) -> tuple[bytes, ...]:
+    def nsec3_map(self) -> ChunkedMap:
         """Lowercase first labels of the names holding NSEC3 records, in hash order."""
         return self._nsec3
 
     def __len__(self) -> int:
         """The number of names that own records."""
-        return len(self._keys)
+        return len(self._names)
 
     def record_count(self) -> int:
-        return sum(len(decode_node(n)[1]) for n in self._nodes)
+        return sum(len(decode_node(n)[1]) for _, n in self._names.items())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ZoneVersion):
@@ -222,11 +339,11 @@ class ZoneVersion:
         if (
             self._serial != other._serial
             or names.lower(self._origin) != names.lower(other._origin)
-            or self._keys != other._keys
+            or len(self._names) != len(other._names)
         ):
             return False
-        for a, b in zip(self._nodes, other._nodes, strict=True):
-            if a != b and a[name_length(a) :] != b[name_length(b) :]:
+        for (ka, a), (kb, b) in zip(self._names.items(), other._names.items(), strict=True):
+            if ka != kb or (a != b and a[name_length(a) :] != b[name_length(b) :]):
                 return False
         return True
 
@@ -235,25 +352,26 @@ class ZoneVersion:
     def __repr__(self) -> str:
         return (
             f"ZoneVersion({names.to_text(self._origin)} serial {self._serial}, "
-            f"{len(self._keys)} names)"
+            f"{len(self._names)} names)"
         )
 
     # --- lookups ------------------------------------------------------------------------
 
     def index(self, key: bytes) -> int | None:
         """Position of the name with canonical ``key``, or None when it owns no records."""
-        i = bisect_left(self._keys, key)
-        if i < len(self._keys) and self._keys[i] == key:
-            return i
-        return None
+        return self._names.find(key)
 
     def node(self, owner: bytes) -> list[NodeRecord] | None:
         """The records of ``owner`` as ``(rdtype, ttl, rdata)``, or None when it owns none."""
         i = self.index(names.canonical_key(owner))
-        return None if i is None else decode_node(self._nodes[i])[1]
+        return None if i is None else decode_node(self._names.value_at(i))[1]
 
     def node_at(self, i: int) -> tuple[bytes, list[NodeRecord]]:
-        return decode_node(self._nodes[i])
+        """Owner and records of the name at position ``i``."""
+        return decode_node(self._names.value_at(i))
+
+    def node_bytes(self, i: int) -> bytes:
+        return self._names.value_at(i)
 
     def rrset(self, owner: bytes, rdtype: int) -> list[tuple[int, bytes]]:
         """``(ttl, rdata)`` of the records of one type at ``owner`` (empty when none)."""
@@ -265,16 +383,31 @@ class ZoneVersion:
     def exists(self, key: bytes) -> bool:
         """Whether the name exists (RFC 4592 §2.2.2): it owns records or has descendants
         that do (an empty non-terminal)."""
-        i = bisect_left(self._keys, key)
-        return i < len(self._keys) and names.is_subdomain(self._keys[i], key)
+        i = self._names.bisect_left(key)
+        return i < len(self._names) and names.is_subdomain(self._names.key_at(i), key)
 
     def last_at_or_before(self, key: bytes) -> int:
         """Position of the greatest name that is ``key`` or sorts before it (-1: none)."""
-        return bisect_right(self._keys, key) - 1
+        return self._names.bisect_right(key) - 1
+
+    def nsec3_lookup(self, label: bytes) -> tuple[bool, bytes | None]:
+        """For a lowercase NSEC3 hash label: whether an NSEC3 owner has it, and the label of
+        the matching owner or else of the one covering it (the chain wraps round); None when
+        the zone has no NSEC3 records."""
+        chain = self._nsec3
+        if not len(chain):
+            return False, None
+        i = chain.bisect_left(label)
+        if i < len(chain) and chain.key_at(i) == label:
+            return True, label
+        return False, chain.key_at(i - 1 if i else len(chain) - 1)
+
+    def nsec3_labels(self) -> list[bytes]:
+        return [k for k, _ in self._nsec3.items()]
 
     def records(self) -> Iterator[RR]:
         """Every record in canonical order (the apex's first)."""
-        for node in self._nodes:
+        for _, node in self._names.items():
             owner, recs = decode_node(node)
             for t, ttl, rd in recs:
                 yield (owner, t, ttl, rd)

@@ -58,6 +58,7 @@ from signwire.signing.versioned import (
 from signwire.zones import names
 from signwire.zones.diff import Diff, apply, diff
 from signwire.zones.kinds import NameKind
+from signwire.zones.rdata import canonical
 from signwire.zones.records import Record
 from signwire.zones.rrtypes import (
     CDNSKEY,
@@ -73,7 +74,7 @@ from signwire.zones.rrtypes import (
     SOA,
 )
 from signwire.zones.serial import SerialRule
-from signwire.zones.version import RR, NodeRecord, ZoneVersion, decode_node, name_length
+from signwire.zones.version import RR, ChunkedMap, NodeRecord, ZoneVersion, name_length
 
 RRsetKey = tuple[bytes, int]  # (canonical key of the owner, type)
 
@@ -179,8 +180,8 @@ def _needs_full(
 ) -> bool:
     if options != previous.options or keys.zone_signers != previous.keys.zone_signers:
         return True
-    old_apex = decode_node(previous.unsigned.nodes[0])[1]
-    new_apex = decode_node(unsigned.nodes[0])[1]
+    old_apex = previous.unsigned.node_at(0)[1]
+    new_apex = unsigned.node_at(0)[1]
     return [r for r in old_apex if r[0] in _INPUT_KEY_TYPES] != [
         r for r in new_apex if r[0] in _INPUT_KEY_TYPES
     ]
@@ -212,7 +213,7 @@ class _Names:
 
     def __init__(self, version: ZoneVersion, okey: bytes) -> None:
         self.version = version
-        self.keys = version.keys
+        self.map = version.names_map
         self.okey = okey
         self._types: dict[bytes, frozenset[int] | None] = {}
         self._occluder: dict[bytes, bytes | None] = {}
@@ -224,13 +225,13 @@ class _Names:
         i = self.version.index(key)
         got = None
         if i is not None:
-            got = frozenset(t for t, _, _ in decode_node(self.version.nodes[i])[1])
+            got = frozenset(t for t, _, _ in self.version.node_at(i)[1])
         self._types[key] = got
         return got
 
     def records(self, key: bytes) -> tuple[bytes, list[NodeRecord]] | None:
         i = self.version.index(key)
-        return None if i is None else decode_node(self.version.nodes[i])
+        return None if i is None else self.version.node_at(i)
 
     def is_cut(self, key: bytes) -> bool:
         """A zone cut or a DNAME: what occludes the names below it (as the snapshot rules)."""
@@ -260,20 +261,23 @@ class _Names:
             return NameKind.DELEGATION
         return NameKind.AUTH
 
-    def below(self, key: bytes) -> Sequence[bytes]:
-        keys = self.keys
+    def below_range(self, key: bytes) -> range:
+        """Positions of the names below ``key``: one run in canonical order."""
         if not key:  # the root zone's apex: every other name
-            return keys[1:]
-        return keys[bisect_left(keys, key + b"\x00") : bisect_left(keys, key + b"\x01")]
+            return range(1, len(self.map))
+        return range(self.map.bisect_left(key + b"\x00"), self.map.bisect_left(key + b"\x01"))
+
+    def below(self, key: bytes) -> list[bytes]:
+        key_at = self.map.key_at
+        return [key_at(i) for i in self.below_range(key)]
 
     def owner_at(self, i: int) -> bytes:
-        node = self.version.nodes[i]
+        node = self.version.node_bytes(i)
         return node[: name_length(node)]
 
     def prev_authoritative(self, key: bytes) -> bytes:
         """The greatest name before ``key`` in the NSEC chain (``key`` is not the apex)."""
-        i = bisect_left(self.keys, key) - 1
-        before = self.keys[i]
+        before = self.map.key_at(self.map.bisect_left(key) - 1)
         # Everything between an occluded name and the cut above it is below that cut too.
         cut = self.occluder(before)
         return before if cut is None else cut
@@ -284,10 +288,9 @@ class _Names:
         i = self.version.index(key)
         assert i is not None
         if self.is_cut(key):
-            below = self.below(key)
-            i += len(below)
+            i += len(self.below_range(key))
         i += 1
-        return self.owner_at(i if i < len(self.keys) else 0)
+        return self.owner_at(i if i < len(self.map) else 0)
 
 
 def ancestors(key: bytes, okey: bytes) -> list[bytes]:
@@ -380,12 +383,12 @@ class _Step:
         return [(t, min(ttl, ceiling), rd) for t, ttl, rd in recs]
 
     def apex_input(self) -> list[Record]:
-        owner, recs = decode_node(self.after.version.nodes[0])
-        return [(owner, t, ttl, rd, 0) for t, ttl, rd in self._cap(recs)]
+        owner, recs = self.after.version.node_at(0)
+        return _dedup([(owner, t, ttl, rd, 0) for t, ttl, rd in self._cap(recs)])
 
     def _old_node(self, key: bytes) -> tuple[bytes, list[NodeRecord]] | None:
         i = self.old.index(key)
-        return None if i is None else decode_node(self.old.nodes[i])
+        return None if i is None else self.old.node_at(i)
 
     def _signed(
         self,
@@ -446,7 +449,7 @@ class _Step:
         if kind is NameKind.APEX:
             recs = sorted(self.new_apex, key=lambda r: r[1])
         else:
-            recs = [(owner, t, ttl, rd, 0) for t, ttl, rd in self._cap(node)]
+            recs = _dedup([(owner, t, ttl, rd, 0) for t, ttl, rd in self._cap(node)])
         params = self.options.nsec3
         if params is None and kind is not NameKind.OCCLUDED:
             types = frozenset(r[1] for r in recs)
@@ -518,15 +521,14 @@ class _Step:
         candidates = set(dirty)
         for k in dirty:
             candidates.update(ancestors(k, okey))
-        base = self.old.nsec3_labels
+        base = self.old.nsec3_map
         bitmaps: dict[bytes, bytes] = {}
         added: dict[bytes, bytes] = {}  # label -> digest
         removed: set[bytes] = set()
         for key in candidates:
             digest = nsec3_hash(key_wire(key), params)
             label = hash_label(digest)
-            i = bisect_left(base, label)
-            was = i < len(base) and base[i] == label
+            was = base.find(label) is not None
             types = self._entry(key)
             if types is not None:
                 if label in bitmaps:
@@ -582,7 +584,7 @@ class _Step:
 class _Chain:
     """The new order of hashed owners: the old sorted labels, less some, plus some."""
 
-    def __init__(self, base: Sequence[bytes], removed: set[bytes], added: list[bytes]) -> None:
+    def __init__(self, base: ChunkedMap, removed: set[bytes], added: list[bytes]) -> None:
         self.base = base
         self.removed = removed
         self.added = added
@@ -598,23 +600,49 @@ class _Chain:
 
     def _after(self, label: bytes) -> bytes | None:
         base, removed = self.base, self.removed
-        i = bisect_right(base, label)
-        while i < len(base) and base[i] in removed:
+        i = base.bisect_right(label)
+        found = None
+        while i < len(base):
+            found = base.key_at(i)
+            if found not in removed:
+                break
+            found = None
             i += 1
         j = bisect_right(self.added, label)
-        found = [x for x in (base[i] if i < len(base) else None,
-                             self.added[j] if j < len(self.added) else None) if x is not None]
-        return min(found) if found else None
+        if j < len(self.added) and (found is None or self.added[j] < found):
+            found = self.added[j]
+        return found
 
     def _before(self, label: bytes) -> bytes | None:
         base, removed = self.base, self.removed
-        i = bisect_left(base, label) - 1
-        while i >= 0 and base[i] in removed:
+        i = base.bisect_left(label) - 1
+        found = None
+        while i >= 0:
+            found = base.key_at(i)
+            if found not in removed:
+                break
+            found = None
             i -= 1
         j = bisect_left(self.added, label) - 1
-        found = [x for x in (base[i] if i >= 0 else None,
-                             self.added[j] if j >= 0 else None) if x is not None]
-        return max(found) if found else None
+        if j >= 0 and (found is None or self.added[j] > found):
+            found = self.added[j]
+        return found
+
+
+def _dedup(recs: list[Record]) -> list[Record]:
+    """Records repeated in canonical form dropped, the first kept, as the snapshot's input
+    checks drop them for full signing (a version keeps ``MX 10 A.example.`` beside
+    ``MX 10 a.example.``; the signed zone holds one, RFC 2181 §5)."""
+    if len(recs) < 2 or len({r[1] for r in recs}) == len(recs):
+        return recs
+    seen: set[tuple[int, bytes]] = set()
+    out = []
+    for r in recs:
+        k = (r[1], canonical(r[1], r[3]))
+        if k not in seen:
+            seen.add(k)
+            out.append(r)
+    return out
 
 
 def _type_rdata(r: NodeRecord) -> tuple[int, bytes]:

@@ -23,7 +23,6 @@ from signwire.signing.schedule import covered, expiration
 from signwire.signing.versioned import Signed
 from signwire.zones.diff import Diff
 from signwire.zones.rrtypes import RRSIG
-from signwire.zones.version import decode_node
 
 
 def due(signed: Signed, now: int) -> list[RRsetKey]:
@@ -39,7 +38,7 @@ def due(signed: Signed, now: int) -> list[RRsetKey]:
         types = sorted(
             {
                 covered(rd)
-                for t, _, rd in decode_node(version.nodes[i])[1]
+                for t, _, rd in version.node_at(i)[1]
                 if t == RRSIG and expiration(rd) - refresh <= now
             }
         )

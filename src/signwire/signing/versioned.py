@@ -170,10 +170,8 @@ def sign_units(
 
 def version_records(version: ZoneVersion) -> Iterator[Record]:
     """A version's records in the reader's form (line 0), one owner ``bytes`` per name."""
-    for i in range(len(version)):
-        owner, recs = version.node_at(i)
-        for t, ttl, rd in recs:
-            yield (owner, t, ttl, rd, 0)
+    for owner, t, ttl, rd in version.records():
+        yield (owner, t, ttl, rd, 0)
 
 
 def snapshot_of(version: ZoneVersion) -> ZoneSnapshot:

@@ -116,10 +116,8 @@ def check_name(
 
     # RFC 2181 §5: records repeated exactly are one record (an AXFR dump repeats the SOA at
     # its end; zone files concatenated by hand repeat whole RRsets), so the checks below count
-    # records after dropping repeats. Two records of different types need no set.
-    unique = recs
-    if len(recs) > 2 or (len(recs) == 2 and recs[0][1] == recs[1][1]):
-        unique = _dedup(recs)
+    # records after dropping repeats. A name with one record per type has none to drop.
+    unique = recs if len(recs) == len(types) else _dedup(recs)
     if kind is NameKind.OCCLUDED:
         if not types <= GLUE_TYPES:
             warnings.append(
@@ -210,6 +208,10 @@ def _dedup(recs: list[Record]) -> list[Record]:
     as BIND and dnspython compare it: ``CNAME X.example.`` repeats ``CNAME x.example.``, and
     the signature could not tell them apart anyway.
     """
+    # Records equal in canonical form are equal once lowercased whole, so when no two are
+    # equal that way (the usual case) there is nothing to drop and no canonical form to make.
+    if len({(r[1], r[3].lower()) for r in recs}) == len(recs):
+        return recs
     seen: set[tuple[int, bytes]] = set()
     out = []
     for r in recs:

@@ -112,7 +112,7 @@ class _Request:
     payload: int
     do: bool
     expire_asked: bool
-    message: dns.message.Message
+    message: dns.message.Message | None  # None: read by the fast path (no TSIG, no records)
     key: dns.tsig.Key | None = None  # the key that verified the request
     mac: bytes = b""
 
@@ -134,30 +134,33 @@ def respond(
     if flags & _QR:
         return []  # never answer an answer: two servers could loop on each other
     opcode = (flags >> 11) & 0xF
-    try:
-        # keyring=False: read the TSIG record without dnspython checking it against the
-        # system clock; it is checked below with ``now``. dnspython's parser is not ours, and
-        # mutated input makes it raise more than its own exception types.
-        msg = dns.message.from_wire(query, keyring=False)
-    except Exception:
-        return [_bare(msg_id, opcode, flags, FORMERR)]
-    if opcode != _OPCODE_QUERY:
-        return [_bare(msg_id, opcode, flags, NOTIMP)]
-    if len(msg.question) != 1:
-        return [_bare(msg_id, opcode, flags, FORMERR)]
-    q = msg.question[0]
-    qname = q.name.to_wire()
-    assert qname is not None
-    req = _Request(
-        msg_id, opcode, flags, qname, int(q.rdtype), int(q.rdclass), msg.edns,
-        max(512, msg.payload) if msg.edns >= 0 else 512,
-        bool(msg.ednsflags & _DO) if msg.edns >= 0 else False,
-        any(int(o.otype) == EXPIRE_OPTION for o in msg.options) if msg.edns >= 0 else False,
-        msg,
-    )
+    req = _quick_request(query, msg_id, opcode, flags)
+    if req is None:
+        try:
+            # keyring=False: read the TSIG record without dnspython checking it against the
+            # system clock; it is checked below with ``now``. dnspython's parser is not ours,
+            # and mutated input makes it raise more than its own exception types.
+            msg = dns.message.from_wire(query, keyring=False)
+        except Exception:
+            return [_bare(msg_id, opcode, flags, FORMERR)]
+        if opcode != _OPCODE_QUERY:
+            return [_bare(msg_id, opcode, flags, NOTIMP)]
+        if len(msg.question) != 1:
+            return [_bare(msg_id, opcode, flags, FORMERR)]
+        q = msg.question[0]
+        wire_name = q.name.to_wire()
+        assert wire_name is not None
+        req = _Request(
+            msg_id, opcode, flags, wire_name, int(q.rdtype), int(q.rdclass), msg.edns,
+            max(512, msg.payload) if msg.edns >= 0 else 512,
+            bool(msg.ednsflags & _DO) if msg.edns >= 0 else False,
+            any(int(o.otype) == EXPIRE_OPTION for o in msg.options) if msg.edns >= 0 else False,
+            msg,
+        )
+    qname = req.qname
     limit = limits.tcp_message if tcp else min(req.payload, max(512, limits.udp_payload))
     out = _Out(req, limits, now, limit, tcp)
-    if msg.tsig is not None:
+    if req.message is not None and req.message.tsig is not None:
         error = _check_tsig(query, req, keys, now)
         if error:
             return [out.tsig_error(error)]
@@ -181,6 +184,56 @@ def respond(
     return [out.answer(_resolve(zone, req), zone)]
 
 
+def _quick_request(query: bytes, msg_id: int, opcode: int, flags: int) -> _Request | None:
+    """The request read without dnspython when it has the everyday shape: a standard query
+    with one question and at most an OPT record. Anything else (TSIG, IXFR's SOA, odd names,
+    compression) returns None and goes through dnspython, which decides what is malformed;
+    so this path only ever accepts messages that dnspython reads the same way."""
+    if opcode != _OPCODE_QUERY:
+        return None
+    qd, an, ns, ar = struct.unpack_from("!HHHH", query, 4)
+    if qd != 1 or an or ns or ar > 1:
+        return None
+    size = len(query)
+    pos = 12
+    while True:
+        if pos >= size:
+            return None
+        length = query[pos]
+        if length == 0:
+            break
+        if length > 63:
+            return None  # a compression pointer or an unknown label type
+        pos += length + 1
+    pos += 1
+    if pos - 12 > 255 or pos + 4 > size:
+        return None
+    qname = query[12:pos]
+    qtype, qclass = struct.unpack_from("!HH", query, pos)
+    pos += 4
+    edns, payload, do, expire = -1, 512, False, False
+    if ar:
+        if pos + 11 > size or query[pos] != 0:
+            return None
+        rtype, rclass, ttl, rdlen = _RR_FIXED.unpack_from(query, pos + 1)
+        pos += 11
+        end = pos + rdlen
+        if rtype != OPT or end != size:
+            return None
+        while pos < end:
+            if pos + 4 > end:
+                return None
+            code, length = struct.unpack_from("!HH", query, pos)
+            pos += 4 + length
+            if pos > end:
+                return None
+            expire = expire or code == EXPIRE_OPTION
+        edns, payload, do = (ttl >> 16) & 0xFF, max(512, rclass), bool(ttl & _DO)
+    elif pos != size:
+        return None
+    return _Request(msg_id, opcode, flags, qname, qtype, qclass, edns, payload, do, expire, None)
+
+
 def _find_zone(qname: bytes, zones: Mapping[bytes, ServedZone]) -> ServedZone | None:
     name = names.lower(qname)
     while True:
@@ -194,6 +247,7 @@ def _check_tsig(
     wire: bytes, req: _Request, keys: Mapping[str, dns.tsig.Key], now: int
 ) -> int:
     """0 when the request's TSIG verifies (``req.key`` is then set), else the TSIG error."""
+    assert req.message is not None
     tsig = req.message.tsig
     assert tsig is not None
     owner = tsig.name
@@ -308,12 +362,14 @@ class _Out:
         reserve = 0
         if req.edns >= 0:
             reserve += 11 + 8  # the OPT, and room for an EXPIRE option
-        if req.message.tsig is not None:
-            key_name = req.message.tsig.name.to_wire()
-            assert key_name is not None
+        if req.message is not None and req.message.tsig is not None:
+            tsig = req.message.tsig
+            key_name = tsig.name.to_wire()
+            algorithm = cast(dns.rdtypes.ANY.TSIG.TSIG, tsig[0]).algorithm.to_wire()
+            assert key_name is not None and algorithm is not None
             # Owner, fixed fields, algorithm name, then time, fudge, MAC (SHA-512 at most),
             # original ID, error and other data (6 octets for BADTIME).
-            reserve += len(key_name) + 10 + 256 + 10 + 64 + 12
+            reserve += len(key_name) + 10 + len(algorithm) + 10 + 64 + 12
         self.limit = limit - reserve
 
     def _opt(self, ext_rcode: int = 0, expire: int | None = None) -> list[bytes]:
@@ -344,6 +400,7 @@ class _Out:
 
     def tsig_error(self, error: int) -> bytes:
         """NOTAUTH with the TSIG error and no MAC (RFC 8945 §5.2); BADTIME tells our time."""
+        assert self.req.message is not None
         tsig = self.req.message.tsig
         assert tsig is not None
         rdata = cast(dns.rdtypes.ANY.TSIG.TSIG, tsig[0])
@@ -449,7 +506,7 @@ def _axfr_stream(version: ZoneVersion) -> Iterator[RR]:
 
 def _ixfr(out: _Out, zone: ServedZone, req: _Request) -> list[bytes]:
     client = None
-    for rrset in req.message.authority:
+    for rrset in req.message.authority if req.message is not None else []:
         if rrset.rdtype == SOA and len(rrset):
             client = int(cast(Any, rrset[0]).serial)
     if client is None:

@@ -466,6 +466,21 @@ def test_altered_message_breaks_the_tsig_chain(nsec_zone: ZoneVersion) -> None:
         read_transfer(query, messages)
 
 
+def test_transfers_answer_expire_with_the_soa_value_in_every_message(
+        nsec_zone: ZoneVersion) -> None:
+    # RFC 7314: a secondary takes its expire timer from this option. Passing on a countdown
+    # to our own primary's expiry would make the secondaries expire with us (never dark).
+    q = dns.message.make_query(ORIGIN, dns.rdatatype.AXFR, use_edns=0,
+                               options=[dns.edns.GenericOption(dns.edns.EXPIRE, b"")])
+    wire, _ = xfr_in.sign_message(q.to_wire(), KEY, FIXED_NOW, q.id)
+    messages = respond(wire, PEER, served(nsec_zone, transfer_key=KEY_NAME), KEYS, FIXED_NOW,
+                       tcp=True, limits=Limits(tcp_message=2048))
+    assert len(messages) > 1
+    for m in messages:
+        (opt,) = dns.message.from_wire(m, keyring=False).options
+        assert opt.otype == dns.edns.EXPIRE and opt.to_wire() == struct.pack("!I", 1209600)
+
+
 def test_transfers_need_the_acl_and_the_key(nsec_zone: ZoneVersion) -> None:
     zones = served(nsec_zone, transfer_key=KEY_NAME)
 

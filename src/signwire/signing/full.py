@@ -95,7 +95,8 @@ def _check_foreign_dnskeys(snapshot: ZoneSnapshot, keys: SigningKeys) -> None:
     algorithm, which RFC 4035 §2.2 forbids and validators may reject. (The RRSIGs of a
     multi-signer zone, which would make it right, come from another signer.)
     """
-    held = {k.algorithm for k in keys.published}
+    # An algorithm signs the whole zone when it signs both the zone's data and its keys.
+    held = {k.algorithm for k in keys.zone_signers} & {k.algorithm for k in keys.key_signers}
     for rec in snapshot.apex[2]:
         if rec[1] != DNSKEY:
             continue

@@ -360,6 +360,13 @@ def test_cname_is_followed_within_the_zone(nsec_zone: ZoneVersion) -> None:
     assert [x.rdtype for x in r.answer] == [dns.rdatatype.CNAME, dns.rdatatype.A]
 
 
+def test_unsigned_zone_answers_do_queries_without_proofs() -> None:
+    zone = version_of(ZONE)
+    r = ask(served(zone), "nothere.example.test.", "A")
+    assert r.rcode() == dns.rcode.NXDOMAIN
+    assert [x.rdtype for x in r.authority] == [dns.rdatatype.SOA]
+
+
 def test_refused_outside_served_zones_and_for_other_classes(nsec_zone: ZoneVersion) -> None:
     assert ask(served(nsec_zone), "example.com.", "A").rcode() == dns.rcode.REFUSED
     q = dns.message.make_query("example.test.", "SOA", rdclass="CH")

@@ -555,11 +555,13 @@ class _Ctx:
     do: bool
     nsec3: tuple[bytes, int] | None  # salt, iterations: NSEC3 denial; None: NSEC (or unsigned)
     ans: _Answer
+    nsec: bool = False  # the apex has an NSEC: the zone is signed with NSEC
 
 
 def _resolve(zone: ServedZone, req: _Request) -> _Answer:
     version = zone.version
-    ctx = _Ctx(version, version.origin, req.do, _nsec3_params(version), _Answer())
+    ctx = _Ctx(version, version.origin, req.do, _nsec3_params(version), _Answer(),
+               bool(version.rrset(version.origin, NSEC)))
     target = req.qname
     for step in range(_MAX_CHAIN):
         following = _step(ctx, target, req.qtype, first=step == 0)
@@ -769,6 +771,8 @@ def _referral(ctx: _Ctx, cut: bytes, recs: list[NodeRecord]) -> None:
 
 def _nsec_covering(ctx: _Ctx, key: bytes) -> None:
     """The NSEC whose owner is the last name at or before ``key`` that has one."""
+    if not ctx.nsec:
+        return  # unsigned: no NSEC to find, and the walk back would cross the whole zone
     v = ctx.version
     i = v.last_at_or_before(key)
     while i >= 0:

@@ -1,0 +1,1 @@
+"""The daemon's configuration: one TOML file read into frozen dataclasses (see ``parse``)."""

@@ -564,9 +564,7 @@ def test_ixfr_from_the_journal_applies_to_the_newest_version(history: tuple[list
         (2026010101, 2026010102), (2026010102, 2026010103)]
     version = v1
     for step in result.steps:
-        version = apply(version, Diff(
-            step.deleted[0][:4], step.added[0][:4],
-            tuple(r[:4] for r in step.deleted[1:]), tuple(r[:4] for r in step.added[1:])))
+        version = apply(version, Diff.from_ixfr(step.deleted, step.added))
     assert version == v3
     # Only the change travels: a few records, not the zone.
     assert sum(len(s.deleted) + len(s.added) for s in result.steps) < 20

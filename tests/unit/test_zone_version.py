@@ -136,3 +136,14 @@ def test_deleting_every_record_of_a_name_removes_the_name() -> None:
     v3 = apply(v1, diff(v1, v2))
     assert not v3.exists(canonical_key(n("c")))
     assert len(v3) == len(v1) - 1
+
+
+def test_diff_from_an_ixfr_step_needs_both_soas() -> None:
+    v1 = ZoneVersion.from_records(ORIGIN, base(1))
+    step_del = [(ORIGIN, 6, 3600, soa(1), 7), (n("www"), 1, 300, a(1), 8)]
+    step_add = [(ORIGIN, 6, 3600, soa(2), 9)]
+    d = Diff.from_ixfr(step_del, step_add)
+    assert (d.from_serial, d.to_serial) == (1, 2) and d.deleted == ((n("www"), 1, 300, a(1)),)
+    assert apply(v1, d).rrset(n("www"), 1) == [(300, a(2))]
+    with pytest.raises(DiffError, match="SOA"):
+        Diff.from_ixfr(step_del[1:], step_add)

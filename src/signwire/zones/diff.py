@@ -15,7 +15,9 @@ deletion and an addition, as IXFR expresses it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from signwire.errors import SignwireError
 from signwire.zones import names
@@ -33,6 +35,20 @@ class Diff:
     new_soa: RR
     deleted: tuple[RR, ...]  # canonical order, SOA excluded
     added: tuple[RR, ...]
+
+    @classmethod
+    def from_ixfr(cls, deleted: Sequence[Sequence[Any]], added: Sequence[Sequence[Any]]) -> Diff:
+        """A diff from one IXFR step as a transfer reads it: the old SOA first among the
+        deletions, the new SOA first among the additions (record tuples; fields after the
+        fourth, such as a source line, are dropped)."""
+        if not deleted or not added or deleted[0][1] != SOA or added[0][1] != SOA:
+            raise DiffError("an IXFR step starts its deletions and its additions with an SOA")
+
+        def rr(r: Sequence[Any]) -> RR:
+            return (r[0], r[1], r[2], r[3])
+
+        return cls(rr(deleted[0]), rr(added[0]), tuple(rr(r) for r in deleted[1:]),
+                   tuple(rr(r) for r in added[1:]))
 
     @property
     def from_serial(self) -> int:

@@ -509,7 +509,15 @@ def test_transfers_need_the_acl_and_the_key(nsec_zone: ZoneVersion) -> None:
     query = xfr_in.make_query(ORIGIN_WIRE, serial=None, msg_id=1, now=FIXED_NOW - 1000, key=KEY)
     (wire,) = respond(query.wire, PEER, zones, KEYS, FIXED_NOW, tcp=True)
     r = dns.message.from_wire(wire, keyring=False)
-    assert r.tsig[0].error == dns.rcode.BADTIME
+    assert r.rcode() == dns.rcode.NOTAUTH and not r.answer
+    tsig = r.tsig[0]
+    assert tsig.error == dns.rcode.BADTIME and tsig.time_signed == FIXED_NOW - 1000
+    assert tsig.other == struct.pack("!HI", 0, FIXED_NOW) and tsig.mac  # signed: the key is good
+    # Its MAC is over the request MAC, the answer and the TSIG variables, as any answer's.
+    unsigned = wire[:10] + struct.pack("!H", 0) + wire[12 : wire.index(b"\x07xfr-key")]
+    expected, _ = responder.sign(unsigned, KEY, FIXED_NOW - 1000, query.msg_id, query.request_mac,
+                                 error=dns.rcode.BADTIME, other=tsig.other)
+    assert expected == wire
     # Over UDP an AXFR is refused even to an allowed peer.
     q = xfr_in.make_query(ORIGIN_WIRE, serial=None, msg_id=1, now=FIXED_NOW, key=KEY)
     (wire,) = respond(q.wire, PEER, zones, KEYS, FIXED_NOW, tcp=False)

@@ -267,6 +267,9 @@ def _check_tsig(
             wire, key, owner, rdata, now, b"", start
         )
     except dns.tsig.BadTime:
+        # The MAC verified (dnspython checks it before the time): the error answer is
+        # signed with this key, and nothing else is answered.
+        req.key = key
         return BADTIME
     except dns.tsig.BadKey:
         return BADKEY
@@ -399,16 +402,21 @@ class _Out:
         return self._sign(wire)[0]
 
     def tsig_error(self, error: int) -> bytes:
-        """NOTAUTH with the TSIG error and no MAC (RFC 8945 §5.2); BADTIME tells our time."""
+        """NOTAUTH with the TSIG error (RFC 8945 §5.3.2): with no MAC when the key or the MAC
+        is wrong; signed when only the time is, with the request's time as Time Signed (so
+        that the client's own clock accepts it) and ours in Other Data."""
         assert self.req.message is not None
         tsig = self.req.message.tsig
         assert tsig is not None
         rdata = cast(dns.rdtypes.ANY.TSIG.TSIG, tsig[0])
-        other = struct.pack("!HI", self.now >> 32, self.now & 0xFFFFFFFF) if (
-            error == BADTIME) else b""
+        if error == BADTIME and self.req.key is not None:
+            ours = struct.pack("!HI", self.now >> 32, self.now & 0xFFFFFFFF)
+            wire = self.builder().finish(NOTAUTH, self._opt())
+            return sign(wire, self.req.key, rdata.time_signed, self.req.msg_id, self.req.mac,
+                        error=BADTIME, other=ours)[0]
         reply = dns.rdtypes.ANY.TSIG.TSIG(  # type: ignore[no-untyped-call]
             dns.rdataclass.ANY, dns.rdatatype.TSIG, rdata.algorithm, self.now, _FUDGE, b"",
-            self.req.msg_id, error, other,
+            self.req.msg_id, error, b"",
         )
         owner = tsig.name.to_wire()
         rdata_wire = reply.to_wire()
@@ -457,7 +465,7 @@ class _Out:
 
 def sign(
     wire: bytes, key: dns.tsig.Key, now: int, original_id: int, request_mac: bytes,
-    ctx: Any = None, multi: bool = False,
+    ctx: Any = None, multi: bool = False, *, error: int = 0, other: bytes = b"",
 ) -> tuple[bytes, Any]:
     """Append a TSIG record signed at ``now`` (RFC 8945 §4); return the message and the
     running digest for the next message of a multi-message answer (§5.3.1), when ``multi``.
@@ -466,7 +474,7 @@ def sign(
     because dnspython's message signing reads the system clock."""
     blank = dns.rdtypes.ANY.TSIG.TSIG(  # type: ignore[no-untyped-call]
         dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, now, _FUDGE, b"",
-        original_id, 0, b"",
+        original_id, error, other,
     )
     rdata, next_ctx = dns.tsig.sign(  # type: ignore[no-untyped-call]
         wire, key, blank, now, request_mac or None, ctx, multi

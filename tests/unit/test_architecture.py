@@ -17,7 +17,7 @@ PURE = ["zones", "signing", "policy", "keys/enforcer.py", "keys/rules.py", "keys
         "keys/parent.py",
         "keys/simulate.py", "loading/refresh.py", "loading/xfr_in.py",
         "loading/notify_in.py", "publication/responder.py", "publication/journal.py",
-        "publication/notify_out.py"]
+        "publication/notify_out.py", "pipeline", "config"]
 IO_MODULES = {"asyncio", "socket", "subprocess", "multiprocessing", "threading", "selectors"}
 CLOCK_CALLS = {("time", "time"), ("time", "monotonic"), ("datetime", "now"),
                ("datetime", "utcnow"), ("date", "today"), ("time", "localtime")}

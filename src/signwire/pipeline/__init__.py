@@ -1,0 +1,1 @@
+"""Per-zone orchestration, pure: events and ``now`` in, commands and the next wake-up out."""

@@ -355,6 +355,24 @@ def test_ds_at_the_cut_is_answered_by_the_parent(nsec_zone: ZoneVersion) -> None
     assert validate_section(r.answer, dnskeys(nsec_zone)) == 1
 
 
+def test_ds_of_a_served_child_comes_from_the_served_parent(nsec_zone: ZoneVersion) -> None:
+    sub = dns.name.from_text("sub.example.test.")
+    child = ZoneVersion.from_records(name("sub"), [
+        (name("sub"), 6, 300,
+         name("ns.sub") + name("h.sub") + struct.pack("!IIIII", 1, 2, 3, 4, 5)),
+        (name("sub"), 2, 300, name("ns.sub")),
+        (name("www.sub"), 1, 300, bytes((192, 0, 2, 80))),
+    ])
+    zones = zone_map([ServedZone(nsec_zone), ServedZone(child)])
+    r = ask(zones, "sub.example.test.", "DS")
+    assert r.flags & dns.flags.AA
+    r.find_rrset(r.answer, sub, dns.rdataclass.IN, dns.rdatatype.DS)
+    r = ask(zones, "www.sub.example.test.", "A", do=False)
+    assert r.flags & dns.flags.AA and r.answer[0][0].address == "192.0.2.80"
+    r = ask(zones, "sub.example.test.", "SOA", do=False)
+    assert r.answer[0][0].serial == 1
+
+
 def test_cname_is_followed_within_the_zone(nsec_zone: ZoneVersion) -> None:
     r = ask(served(nsec_zone), "alias.example.test.", "A", do=False)
     assert [x.rdtype for x in r.answer] == [dns.rdatatype.CNAME, dns.rdatatype.A]

@@ -167,6 +167,11 @@ def respond(
     if req.edns > 0:
         return [out.simple(0, ext_rcode=BADVERS)]
     zone = _find_zone(qname, zones)
+    if req.qtype == DS and zone is not None and qname != names.ROOT and (
+            names.lower(qname) == names.lower(zone.version.origin)):
+        # The DS lives in the parent (RFC 4035 §3.1.4.1): when the parent is served here too,
+        # it answers, not the child.
+        zone = _find_zone(names.parent(qname), zones) or zone
     if req.qclass != CLASS_IN or zone is None:
         return [out.simple(REFUSED)]
     if req.qtype in (AXFR, IXFR):

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 
@@ -55,10 +56,9 @@ from signwire.signing.versioned import (
     sign_full,
     signing_context,
 )
-from signwire.zones import names
+from signwire.zones import checks, names
 from signwire.zones.diff import Diff, apply, diff
 from signwire.zones.kinds import NameKind
-from signwire.zones.rdata import canonical
 from signwire.zones.records import Record
 from signwire.zones.rrtypes import (
     CDNSKEY,
@@ -376,15 +376,18 @@ class _Step:
 
     # --- records --------------------------------------------------------------------
 
-    def _cap(self, recs: list[NodeRecord]) -> list[NodeRecord]:
+    def _input(self, owner: bytes, recs: list[NodeRecord], kind: NameKind) -> list[Record]:
+        """A name's records as full signing signs them: checked, then capped to the
+        policy's TTL ceiling (in that order, as the snapshot and the plan do it)."""
+        out = _checked([(owner, t, ttl, rd, 0) for t, ttl, rd in recs], kind)
         ceiling = self.options.max_ttl
         if ceiling is None:
-            return recs
-        return [(t, min(ttl, ceiling), rd) for t, ttl, rd in recs]
+            return out
+        return [(o, t, min(ttl, ceiling), rd, ln) for o, t, ttl, rd, ln in out]
 
     def apex_input(self) -> list[Record]:
         owner, recs = self.after.version.node_at(0)
-        return _dedup([(owner, t, ttl, rd, 0) for t, ttl, rd in self._cap(recs)])
+        return self._input(owner, recs, NameKind.APEX)
 
     def _old_node(self, key: bytes) -> tuple[bytes, list[NodeRecord]] | None:
         i = self.old.index(key)
@@ -449,7 +452,7 @@ class _Step:
         if kind is NameKind.APEX:
             recs = sorted(self.new_apex, key=lambda r: r[1])
         else:
-            recs = _dedup([(owner, t, ttl, rd, 0) for t, ttl, rd in self._cap(node)])
+            recs = self._input(owner, node, kind)
         params = self.options.nsec3
         if params is None and kind is not NameKind.OCCLUDED:
             types = frozenset(r[1] for r in recs)
@@ -629,19 +632,26 @@ class _Chain:
         return found
 
 
-def _dedup(recs: list[Record]) -> list[Record]:
-    """Records repeated in canonical form dropped, the first kept, as the snapshot's input
-    checks drop them for full signing (a version keeps ``MX 10 A.example.`` beside
-    ``MX 10 a.example.``; the signed zone holds one, RFC 2181 §5)."""
-    if len(recs) < 2 or len({r[1] for r in recs}) == len(recs):
+@functools.lru_cache(maxsize=1024)
+def _quick(order: tuple[int, ...]) -> tuple[frozenset[NameKind], tuple[int, ...]]:
+    return checks.quick_check(order)
+
+
+def _checked(recs: list[Record], kind: NameKind) -> list[Record]:
+    """The records of a rebuilt name after the input checks full signing runs on every name
+    (:func:`signwire.zones.snapshot.build`), so that both keep the same records: a repeat in
+    canonical form (``NS A.example.`` beside ``NS a.example.``, one record by RFC 2181 §5) is
+    dropped where the checks drop it. A name that cannot be signed raises
+    :class:`~signwire.errors.ZoneDataError`, as it would in full."""
+    order = tuple(r[1] for r in recs)
+    fast, pairs = _quick(order)
+    if kind in fast and all(
+        recs[i][2] == recs[i + 1][2] and recs[i][3] != recs[i + 1][3] for i in pairs
+    ):
         return recs
-    seen: set[tuple[int, bytes]] = set()
-    out = []
-    for r in recs:
-        k = (r[1], canonical(r[1], r[3]))
-        if k not in seen:
-            seen.add(k)
-            out.append(r)
+    problems = checks.Problems("<zone version>", 20)
+    out = checks.check_name(recs, frozenset(order), kind, problems, [], strip_dnssec=False)
+    problems.raise_if_any()
     return out
 
 

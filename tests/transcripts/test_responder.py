@@ -70,6 +70,8 @@ ns.sub   A     192.0.2.53
 sub      DS    12345 13 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 insecure NS    ns.example.net.
 alias    CNAME www
+old      DNAME new.example.test.
+x.new    A     192.0.2.5
 big      TXT   "{big}"
 """.replace("{big}", "x" * 250)
 BIG = "\n".join(f'big TXT "{i:03d} {"y" * 200}"' for i in range(8)) + "\n"
@@ -313,6 +315,23 @@ def test_referral_in_an_opt_out_zone_proves_the_closest_provable_encloser(
     assert hash_of(ORIGIN) in nsec3
     assert hash_of(dns.name.from_text("insecure.example.test.")) not in nsec3
     assert any(x[0].flags & 1 for x in nsec3.values())
+
+
+def test_dname_substitutes_and_the_target_is_followed(nsec_zone: ZoneVersion) -> None:
+    r = ask(served(nsec_zone), "x.old.example.test.", "A")
+    assert r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AA
+    assert [(x.name.to_text(), x.rdtype) for x in r.answer if x.rdtype != dns.rdatatype.RRSIG] == [
+        ("old.example.test.", dns.rdatatype.DNAME), ("x.old.example.test.", dns.rdatatype.CNAME),
+        ("x.new.example.test.", dns.rdatatype.A)]
+    cname = r.find_rrset(r.answer, dns.name.from_text("x.old.example.test."), dns.rdataclass.IN,
+                         dns.rdatatype.CNAME)
+    assert cname[0].target == dns.name.from_text("x.new.example.test.")
+    # DNAME and A are signed; the CNAME is not, a validator derives it from the DNAME.
+    assert validate_section(r.answer, dnskeys(nsec_zone),
+                            skip=lambda x: x.rdtype == dns.rdatatype.CNAME) == 2
+    # The DNAME's own name is answered as data.
+    r = ask(served(nsec_zone), "old.example.test.", "A", do=False)
+    assert not r.answer and r.rcode() == dns.rcode.NOERROR
 
 
 def test_cname_to_a_missing_name_ends_in_nxdomain(nsec_zone: ZoneVersion) -> None:

@@ -11,7 +11,8 @@ What it answers:
 * ordinary queries for the served zones, authoritatively (AA), with RRSIGs and NSEC/NSEC3
   denial proofs taken from the signed version when the DO bit is set (RFC 4035 §3.1, NSEC3 as
   RFC 5155 §7.2 says), referrals at zone cuts with the DS or the proof that there is none,
-  wildcard answers (RFC 4592) and CNAMEs followed within the zone;
+  wildcard answers (RFC 4592), DNAME substitution (RFC 6672) and CNAMEs followed within the
+  zone;
 * SOA, AXFR (RFC 5936: over TCP only, split into messages of at most 64 KiB, the SOA first and
   last) and IXFR (RFC 1995: from the journal when it reaches back to the client's serial, a
   lone SOA when the client is current, the whole zone in AXFR form otherwise);
@@ -27,8 +28,8 @@ What it answers:
 * REFUSED for names in no served zone, NOTIMP for other opcodes, FORMERR for what does not
   parse. Nothing here raises on malformed input.
 
-Not done here: DNAME substitution (a DNAME is answered as data only), answers from several
-zones at once (the closest enclosing served zone answers), and minimal-response tuning.
+Not done here: following a CNAME or DNAME into another served zone (the chain stops at the
+zone's edge), and minimal-response tuning.
 """
 
 from __future__ import annotations
@@ -53,12 +54,12 @@ from signwire.zones import names
 from signwire.zones import serial as serials
 from signwire.zones.base32hex import encode as b32hex
 from signwire.zones.diff import Diff
-from signwire.zones.rrtypes import CNAME, DS, NS, NSEC, NSEC3, NSEC3PARAM, RRSIG, SOA
+from signwire.zones.rrtypes import CNAME, DNAME, DS, NS, NSEC, NSEC3, NSEC3PARAM, RRSIG, SOA
 from signwire.zones.version import RR, NodeRecord, ZoneVersion
 
 A, AAAA, OPT, TSIG, IXFR, AXFR, ANY = 1, 28, 41, 250, 251, 252, 255
 CLASS_IN, CLASS_ANY = 1, 255
-NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, NOTAUTH = 0, 1, 2, 3, 4, 5, 9
+NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED, YXDOMAIN, NOTAUTH = 0, 1, 2, 3, 4, 5, 6, 9
 BADVERS = 16
 BADSIG, BADKEY, BADTIME = 16, 17, 18
 EXPIRE_OPTION = 9
@@ -613,6 +614,8 @@ def _step(ctx: _Ctx, qname: bytes, qtype: int, first: bool) -> bytes | None:
             if first:
                 _referral(ctx, name, recs)
             return None
+        if i < len(suffixes) - 1 and any(t == DNAME for t, _, _ in recs):
+            return _dname(ctx, qname, name, recs)
     else:
         at = v.index(key)
         if at is not None:
@@ -637,6 +640,21 @@ def _step(ctx: _Ctx, qname: bytes, qtype: int, first: bool) -> bytes | None:
             _nsec3_match(ctx, ce)
             _nsec3_cover(ctx, nc)
             _nsec3_cover(ctx, b"\x01*" + ce)
+    return None
+
+
+def _dname(ctx: _Ctx, qname: bytes, owner: bytes, recs: list[NodeRecord]) -> bytes | None:
+    """qname is below a DNAME (RFC 6672 §3.2): the DNAME with its RRSIGs, the CNAME it
+    implies (unsigned: a validator synthesises it too), and the new name to follow."""
+    ttl, target = next((ttl, rd) for t, ttl, rd in recs if t == DNAME)
+    _add(ctx, ctx.ans.answer, owner, recs, DNAME)
+    new = qname[: len(qname) - len(owner)] + target
+    if len(new) > 255:
+        ctx.ans.rcode = YXDOMAIN  # the substituted name is too long (RFC 6672 §2.2)
+        return None
+    ctx.ans.answer.append((qname, CNAME, ttl, new))
+    if names.is_subdomain(names.canonical_key(new), names.canonical_key(ctx.origin)):
+        return new
     return None
 
 

@@ -43,11 +43,11 @@ import os
 import re
 import socket
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from signwire.errors import ZoneDataError
 from signwire.loading import generate
-from signwire.zones import names, rdata
+from signwire.zones import names, rdata, rrset_size
 from signwire.zones.records import ParsedZone, Record
 
 _SOA = 6
@@ -79,6 +79,9 @@ class _State:
     dollar_ttl: int | None
     last_ttl: int | None
     warnings: list[str]
+    # (owner, type, file, line) of each record of more than LARGE_RDATA octets: its RRset
+    # may be too big for a message, which read_zonefile measures at the end.
+    large: list[tuple[bytes, int, str, int]] = field(default_factory=list)
 
 
 def read_zonefile(
@@ -88,7 +91,25 @@ def read_zonefile(
     spath = os.fspath(path)
     state = _State(records=[], dollar_ttl=default_ttl, last_ttl=None, warnings=[])
     _read(spath, origin, state, 0)
+    if state.large:
+        state.warnings += _oversized_rrsets(state.records, state.large)
     return ParsedZone(origin=origin, path=spath, records=state.records, warnings=state.warnings)
+
+
+def _oversized_rrsets(records: list[Record], large: list[tuple[bytes, int, str, int]]) -> list[str]:
+    """Warnings for the RRsets that hold a large record and cannot fit in a message.
+
+    One pass over the zone, paid only by zones with records of more than
+    ``rrset_size.LARGE_RDATA`` octets; RRsets of smaller records are measured by the checks.
+    """
+    where: dict[tuple[bytes, int], str] = {}
+    for owner, rdtype, path, line in large:
+        where.setdefault((owner.lower(), rdtype), f"{path}:{line}")
+    candidates = [r for r in records if (r[0].lower(), r[1]) in where]
+    return [
+        f"{where[(owner.lower(), rdtype)]}: {rrset_size.describe(owner, rdtype, count, size)}"
+        for owner, rdtype, count, size in rrset_size.oversized(candidates)
+    ]
 
 
 def _read(
@@ -302,6 +323,8 @@ def _parse(
     owner_text = ""
     wild = False  # the owner's first label is "*"
     warnings = state.warnings
+    large = state.large
+    large_rdata = rrset_size.LARGE_RDATA
     name_cache: dict[str, bytes] = {}  # owners and NS/CNAME/PTR/DNAME targets, this origin
     ttl_cache: dict[str, int] = {}
     type_cache: dict[str, int] = {}
@@ -416,11 +439,15 @@ def _parse(
                         wire = _rdata_value(rdtype, tokens[i:], origin, path, lineno)
                 else:
                     wire = _rdata_value(rdtype, tokens[i:], origin, path, lineno)
+                    if len(wire) > large_rdata:
+                        large.append((owner, rdtype, path, lineno))
             else:
                 try:
                     wire = from_tokens(rdtype, tokens[i:], origin)
                 except ValueError:
                     wire = _rdata_value(rdtype, tokens[i:], origin, path, lineno)
+                if len(wire) > large_rdata:
+                    large.append((owner, rdtype, path, lineno))
 
             if ttl < 0:
                 if dollar_ttl is not None:
@@ -587,4 +614,6 @@ def _generate(tokens: list[str], path: str, line: int, origin: bytes, state: _St
             ) from None
         if rdtype == 2 and owner[0] == 1 and owner[1] == 42:
             _wildcard_ns(owner, path, line, warnings)
+        if len(wire) > rrset_size.LARGE_RDATA:
+            state.large.append((owner, rdtype, path, line))
         append((owner, rdtype, ttl, wire, line))

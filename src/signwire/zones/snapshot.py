@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 
 from signwire.errors import ZoneDataError
-from signwire.zones import checks
+from signwire.zones import checks, rrset_size
 from signwire.zones.kinds import NameKind
 from signwire.zones.names import canonical_key, to_text
 from signwire.zones.records import ParsedZone, Record
@@ -176,6 +176,8 @@ def build(parsed: ParsedZone, *, strip_dnssec: bool = False, max_errors: int = 2
             if kind is not occluded:
                 authoritative -= 1
             continue
+        if len(recs) > 4:  # an RRset too big for a message has 5 records or a large one
+            warnings += rrset_size.warnings_for_name(recs, parsed.path)
         if kind is apex:
             soa = next((r for r in recs if r[1] == SOA), None)
         append((key, kind, recs))

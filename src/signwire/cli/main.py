@@ -24,7 +24,7 @@ from signwire.runtime.clock import SystemClock
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 
-COMMANDS = ("sign", "verify", "key", "policy", "state")
+COMMANDS = ("sign", "verify", "key", "policy", "state", "serve", "zone", "status")
 
 EPILOG = """exit codes: 0 done (zone valid), 1 zone not valid, 2 usage error or unreadable input,
 3 other failure (keys, output)"""

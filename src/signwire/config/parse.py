@@ -133,7 +133,7 @@ def _absolute_name(text: str) -> str:
 class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
-        self.base = Path(source).parent if not source.startswith("<") else Path.cwd()
+        self.base = Path(source).resolve().parent if not source.startswith("<") else Path.cwd()
         self.problems: list[str] = []
 
     def fail(self, where: str, why: str) -> None:

@@ -1,0 +1,737 @@
+"""``signwire serve``: the daemon between a hidden primary (or a zone file) and the secondaries.
+
+One asyncio loop owns everything: the DNS sockets (:mod:`.dns_server`), transfers in
+(:mod:`.transfer`), NOTIFY out (:mod:`.notify`), the control socket, and one timer schedule
+for all zones (a heap of wake-up times, not a task per zone). Each zone's decisions are the
+pure pipeline's (:mod:`signwire.pipeline.zone`); this module does what its commands say and
+feeds the results back as events. CPU work (reading a zone, signing, verifying) runs in a
+worker thread so that queries keep being answered meanwhile; key steps and the state
+database stay on the loop's thread.
+
+The state directory's lock is held for the daemon's whole life. The last good signed version
+of each zone is saved after every publication (:mod:`signwire.storage.versions`) and served
+again at once after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import heapq
+import logging
+import os
+import secrets
+import signal
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dns.name
+import dns.tsig
+
+from signwire.config.model import Config, ZoneConfig
+from signwire.config.parse import load_config
+from signwire.errors import SignwireError, ZoneDataError
+from signwire.keys import manager
+from signwire.keys.store import open_store
+from signwire.loading import refresh
+from signwire.loading.notify_in import NotifyError, notify_answer, read_notify
+from signwire.loading.xfr_in import Diffs, FullZone, TransferError, UpToDate
+from signwire.loading.zonefile import read_zonefile
+from signwire.pipeline import zone as pz
+from signwire.policy.model import Policy
+from signwire.policy.parse import load_policy
+from signwire.publication.journal import Journal
+from signwire.publication.notify_out import Answered, GaveUp, Ignored, NotifyOut, Secondary
+from signwire.publication.responder import ServedZone, respond
+from signwire.runtime.clock import SystemClock
+from signwire.runtime.dns_server import DnsServer
+from signwire.runtime.notify import NotifySender
+from signwire.runtime.transfer import QueryError, soa_query, transfer
+from signwire.signing import incremental as incr
+from signwire.signing import refresh as sigrefresh
+from signwire.signing.keyset import SigningKeys
+from signwire.signing.options import SigningOptions, from_policy
+from signwire.signing.schedule import Schedule, earliest_expiration
+from signwire.signing.versioned import Signed, sign_full, snapshot_of
+from signwire.storage import versions
+from signwire.storage.files import atomic_text, check_private_directory
+from signwire.storage.lock import StateLock
+from signwire.storage.state import StateStore
+from signwire.verify.zone_verifier import verify_text
+from signwire.zones import names, rdata
+from signwire.zones.diff import Diff, DiffError, apply, diff
+from signwire.zones.version import ZoneVersion, decode_node
+
+log = logging.getLogger("signwire")
+
+_NO_KEYS = SigningKeys((), (), ())  # a restored version's keys until a key step confirms them
+_OPCODE_NOTIFY = 4
+
+
+def zone_text(version: ZoneVersion) -> str:
+    """A version as zone-file text (for the verifier and the optional output file)."""
+    lines = []
+    for owner, rdtype, ttl, rd in version.records():
+        lines.append(f"{names.to_text(owner)} {ttl} IN {rdata.type_to_text(rdtype)} "
+                     f"{rdata.to_text(rdtype, rd)}\n")
+    return "".join(lines)
+
+
+def verify_version(version: ZoneVersion, now: int) -> str | None:
+    """Why the signed version must not be served, or None. The one place the daemon calls
+    the independent verifier (a verifier of what a diff changed can replace it here)."""
+    report = verify_text(zone_text(version), names.to_text(version.origin), now=now,
+                         workers=1)
+    if report.ok:
+        return None
+    errors = report.errors
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(str(p) for p in errors[:3]) + more
+
+
+def keys_fingerprint(keys: SigningKeys) -> list[Any]:
+    def ids(group: tuple[Any, ...]) -> list[list[Any]]:
+        return [[k.algorithm, k.key_tag, k.flags, hashlib.sha256(k.public_key).hexdigest()]
+                for k in group]
+
+    return [ids(keys.published), ids(keys.key_signers), ids(keys.zone_signers), ids(keys.cds),
+            ids(keys.cdnskey), list(keys.cds_digests), keys.cds_delete]
+
+
+def rebuild_schedule(version: ZoneVersion, refresh_period: int) -> Schedule:
+    earliest = {}
+    for key, node in version.names_map.items():
+        at = earliest_expiration(decode_node(node)[1])
+        if at is not None:
+            earliest[key] = at
+    return Schedule.build(refresh_period, earliest)
+
+
+def soa_timers(version: ZoneVersion) -> refresh.SoaTimers:
+    _serial, ref, retry, expire, _minimum = struct.unpack("!IIIII", version.soa[3][-20:])
+    return refresh.SoaTimers(ref, retry, expire)
+
+
+@dataclass(slots=True)
+class Candidate:
+    signed: Signed
+    diff: Diff | None
+    key_step: manager.KeyStep
+
+
+@dataclass(slots=True)
+class ZoneRuntime:
+    config: ZoneConfig
+    origin: bytes
+    settings: pz.ZoneSettings
+    policy: Policy
+    options: SigningOptions
+    state: pz.ZoneState
+    primary_key: dns.tsig.Key | None = None
+    signed: Signed | None = None  # what is served, as the next signing step starts from it
+    served: ZoneVersion | None = None
+    input: ZoneVersion | None = None  # the newest unsigned input
+    candidate: Candidate | None = None
+    journal: Journal = field(default_factory=Journal)
+    notify_out: NotifyOut | None = None
+    serving: bool = True
+    restored_keys: list[Any] | None = None
+    restored_options: str | None = None
+    checked_store: bool = False
+    wake: int | None = None  # the zone's entry in the timer heap
+    pipeline_wake: int | None = None  # what the pipeline last asked for
+    notify_answer: bool | None = None
+    secondaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Daemon:
+    def __init__(self, config_path: str, clock: Callable[[], int] | None = None) -> None:
+        self.config_path = config_path
+        self.clock = clock or SystemClock().now
+        self.config: Config = load_config(config_path)
+        self.keyring: dict[str, dns.tsig.Key] = {}
+        self.zones: dict[str, ZoneRuntime] = {}
+        self.served: dict[bytes, ServedZone] = {}
+        self.heap: list[tuple[int, int, str]] = []
+        self._seq = 0
+        self._timer_changed = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.lock: StateLock | None = None
+        self.state: StateStore | None = None
+        self.server: DnsServer | None = None
+        self.notifier: NotifySender | None = None
+        self.control: Any = None
+        self.started_at = self.clock()
+
+    # --- set-up ------------------------------------------------------------------------
+
+    def _open_state(self) -> None:
+        folder = self.config.server.state
+        check_private_directory(folder, "state directory")
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.lock = StateLock(folder, wait=0)
+        self.lock.acquire()
+        self.state = StateStore(folder)
+
+    def _build_keyring(self) -> None:
+        self.keyring = {
+            name: dns.tsig.Key(dns.name.from_text(name), t.secret, t.algorithm)
+            for name, t in self.config.tsig.items()
+        }
+
+    def _make_zone(self, zc: ZoneConfig, now: int) -> ZoneRuntime:
+        cfg = self.config
+        origin = names.from_text(zc.name, None)
+        policy = load_policy(zc.policy, zc.policy_file)
+        options = from_policy(policy)
+        refresh_config = None
+        primary_key = None
+        if zc.primaries:
+            endpoints = [ep for p in zc.primaries for ep in cfg.remotes[p].addresses]
+            key_name = cfg.remotes[zc.primaries[0]].key
+            primary_key = self.keyring.get(key_name) if key_name else None
+            refresh_config = refresh.RefreshConfig(
+                zc.name, tuple(refresh.Primary(e.address, e.port) for e in endpoints),
+                tsig_key=key_name, expire_stops_serving=zc.expire_stops_serving,
+            )
+        settings = pz.ZoneSettings(zc.name, refresh_config,
+                                   source_text=str(zc.file) if zc.file else "")
+        zr = ZoneRuntime(zc, origin, settings, policy, options,
+                         pz.initial_state(settings, now), primary_key=primary_key)
+        if zc.notify:
+            secondaries = [Secondary(ep.address, ep.port)
+                           for r in zc.notify for ep in cfg.remotes[r].addresses]
+            key_name = cfg.remotes[zc.notify[0]].key
+            zr.notify_out = NotifyOut(
+                origin, secondaries, ids=lambda: secrets.randbelow(65536),
+                key=self.keyring.get(key_name) if key_name else None)
+        return zr
+
+    def _restore(self, zr: ZoneRuntime) -> bool:
+        state_dir = self.config.server.state
+        saved_refresh = versions.load_refresh(state_dir, zr.config.name)
+        if saved_refresh is not None and zr.settings.refresh is not None:
+            zr.state = dataclasses.replace(
+                zr.state, refresh=refresh.RefreshState.from_dict(saved_refresh))
+        try:
+            saved = versions.load(state_dir, zr.config.name, zr.origin)
+        except versions.VersionFileError as e:
+            log.error("%s: %s", zr.config.name, e)
+            return False
+        if saved is None:
+            return False
+        refresh_period = zr.policy.signatures.refresh
+        zr.signed = Signed(saved.signed, saved.unsigned, _NO_KEYS, zr.options,
+                           rebuild_schedule(saved.signed, refresh_period))
+        zr.served = saved.signed
+        zr.input = saved.unsigned
+        zr.restored_keys = saved.meta.get("keys")
+        zr.restored_options = saved.meta.get("options")
+        zr.state = dataclasses.replace(
+            zr.state, signed_serial=saved.signed.serial, input_serial=saved.unsigned.serial,
+            input_from=str(saved.meta.get("input_from", "")))
+        self._serve(zr)
+        log.info("%s: restored signed serial %d from the state; serving it", zr.config.name,
+                 saved.signed.serial)
+        return True
+
+    def _serve(self, zr: ZoneRuntime) -> None:
+        key = names.lower(zr.origin)
+        if zr.served is None or not zr.serving:
+            self.served.pop(key, None)
+            return
+        acls = [self.config.acls[a] for a in zr.config.allow_transfer]
+        networks = tuple(n for a in acls for n in a.networks)
+        transfer_key = next((a.key for a in acls if a.key), None)
+        self.served[key] = ServedZone(zr.served, zr.journal, networks, transfer_key,
+                                      zr.config.answer_queries)
+
+    # --- the timer schedule --------------------------------------------------------------
+
+    def _schedule(self, zr: ZoneRuntime) -> None:
+        notify_at = zr.notify_out.wake_at() if zr.notify_out is not None else None
+        times = [t for t in (zr.pipeline_wake, notify_at) if t is not None]
+        at = min(times) if times else None
+        if at == zr.wake:
+            return
+        zr.wake = at
+        if at is not None:
+            self._seq += 1
+            heapq.heappush(self.heap, (at, self._seq, zr.config.name))
+            self._timer_changed.set()
+
+    async def _timer_loop(self) -> None:
+        while not self._stop.is_set():
+            now = self.clock()
+            while self.heap and self.heap[0][0] <= now:
+                at, _, name = heapq.heappop(self.heap)
+                zr = self.zones.get(name)
+                if zr is None or zr.wake != at:
+                    continue  # superseded by a later schedule
+                zr.wake = None
+                self._tick(zr, now)
+            delay = max(0.05, self.heap[0][0] - self.clock()) if self.heap else 3600.0
+            self._timer_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._timer_changed.wait(), min(delay, 3600.0))
+
+    def _tick(self, zr: ZoneRuntime, now: int) -> None:
+        if zr.notify_out is not None:
+            self._notify_actions(zr, zr.notify_out.tick(now))
+        self.dispatch(zr, pz.TimerFired())
+
+    # --- events and commands ------------------------------------------------------------
+
+    def dispatch(self, zr: ZoneRuntime, event: pz.Event) -> None:
+        now = self.clock()
+        out = pz.handle(zr.settings, zr.state, event, now)
+        zr.state = out.state
+        for command in out.commands:
+            try:
+                self._run(zr, command, now)
+            except Exception as e:  # one zone's failure must not stop the others
+                log.exception("%s: %s failed", zr.config.name, type(command).__name__)
+                if isinstance(command, pz.Sign):
+                    self.dispatch(zr, pz.SignFailed(str(e)))
+        zr.pipeline_wake = out.wake_at
+        self._schedule(zr)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _run(self, zr: ZoneRuntime, c: pz.Command, now: int) -> None:
+        name = zr.config.name
+        if isinstance(c, pz.Log):
+            level = {"info": logging.INFO, "warning": logging.WARNING}.get(c.level, logging.ERROR)
+            log.log(level, "%s", c.message)
+        elif isinstance(c, pz.QuerySoa):
+            self._spawn(self._query_soa(zr, c.primary))
+        elif isinstance(c, pz.Transfer):
+            self._spawn(self._transfer(zr, c.primary, c.from_serial))
+        elif isinstance(c, pz.AnswerNotify):
+            zr.notify_answer = c.accept
+        elif isinstance(c, pz.LoadFile):
+            self._spawn(self._load_file(zr))
+        elif isinstance(c, pz.Sign):
+            self._sign(zr, c.mode, now)
+        elif isinstance(c, pz.Verify):
+            self._spawn(self._verify(zr))
+        elif isinstance(c, pz.Publish):
+            self._publish(zr, now)
+        elif isinstance(c, pz.Discard):
+            self._discard(zr)
+        elif isinstance(c, pz.SendNotify):
+            if zr.notify_out is not None and zr.served is not None:
+                self._notify_actions(zr, zr.notify_out.new_serial(zr.served.soa, now))
+        elif isinstance(c, pz.Persist):
+            self._persist(zr, c.version)
+        elif isinstance(c, pz.StopServing):
+            log.error("%s: no longer served: %s", name, c.reason)
+            zr.serving = False
+            self._serve(zr)
+        elif isinstance(c, pz.ResumeServing):
+            log.info("%s: served again", name)
+            zr.serving = True
+            self._serve(zr)
+
+    async def _query_soa(self, zr: ZoneRuntime, primary: refresh.Primary) -> None:
+        event: refresh.SoaAnswer | refresh.SoaFailed
+        try:
+            serial, timers = await soa_query(primary, zr.origin, zr.primary_key, 5.0,
+                                             self.clock)
+            event = refresh.SoaAnswer(primary, serial, timers)
+        except QueryError as e:
+            event = refresh.SoaFailed(primary, str(e))
+        self.dispatch(zr, pz.SoaResult(event))
+
+    async def _transfer(self, zr: ZoneRuntime, primary: refresh.Primary,
+                        from_serial: int | None) -> None:
+        kind = "AXFR" if from_serial is None else f"IXFR from {from_serial}"
+        try:
+            result = await transfer(primary, zr.origin, from_serial, zr.primary_key, 600.0,
+                                    self.clock)
+            if isinstance(result, UpToDate):
+                timers = soa_timers(zr.input) if zr.input is not None else refresh.SoaTimers(
+                    3600, 600, 604800)
+                self.dispatch(zr, pz.TransferResult(
+                    refresh.TransferDone(primary, result.serial, timers), new_input=False))
+                return
+            base = zr.input
+            version = await asyncio.to_thread(_transferred_version, zr.origin, result, base)
+        except (TransferError, QueryError, ZoneDataError, DiffError) as e:
+            log.error("%s: %s from %s rejected (ours %s): %s", zr.config.name, kind, primary,
+                      zr.input.serial if zr.input else None, e)
+            self.dispatch(zr, pz.TransferResult(refresh.TransferFailed(primary, str(e))))
+            return
+        zr.input = version
+        log.info("%s: %s from %s: serial %d, %d records", zr.config.name, kind, primary,
+                 version.serial, version.record_count)
+        self.dispatch(zr, pz.TransferResult(
+            refresh.TransferDone(primary, version.serial, soa_timers(version))))
+
+    async def _load_file(self, zr: ZoneRuntime) -> None:
+        path = zr.config.file
+        assert path is not None
+        try:
+            version = await asyncio.to_thread(_read_version, path, zr.origin)
+        except (ZoneDataError, OSError) as e:
+            reason = str(e) if isinstance(e, ZoneDataError) else (e.strerror or str(e))
+            self.dispatch(zr, pz.LoadFailed(reason))
+            return
+        changed = zr.input is None or version != zr.input or zr.signed is None
+        zr.input = version
+        self.dispatch(zr, pz.FileLoaded(version.serial, changed))
+
+    def _key_step(self, zr: ZoneRuntime, now: int) -> manager.KeyStep:
+        assert self.state is not None
+        zone = manager.zone_name(zr.origin)
+        config = self.state.key_store(zone)
+        if not zr.checked_store:
+            store = open_store(config)
+            if self.state.zone(zone) is None:
+                output = str(zr.config.output) if zr.config.output else None
+                evidence = manager.signed_before(zr.policy, zr.origin, store, output)
+                if evidence:
+                    raise SignwireError(
+                        f"{zone} is not in the state {self.config.server.state}, but it was "
+                        "signed before: " + "; ".join(evidence) + ". Restore the state, or "
+                        "sign it once with 'signwire sign --policy ... --start-afresh'")
+            else:
+                for message in manager.tidy_key_store(self.state, zr.origin, store):
+                    log.info("%s %s", zone, message)
+            zr.checked_store = True
+        return manager.step(zr.policy, zr.origin, self.state, now, config)
+
+    def _sign(self, zr: ZoneRuntime, mode: pz.SignMode, now: int) -> None:
+        assert self.state is not None
+        key_step = self._key_step(zr, now)
+        for message in key_step.messages:
+            log.info("%s %s", key_step.zone, message)
+        keys = key_step.keys
+        if zr.signed is not None and zr.restored_keys is not None:
+            # A restored version keeps its keys only when the key step confirms them.
+            if (zr.restored_keys == keys_fingerprint(keys)
+                    and zr.restored_options == repr(zr.options)):
+                zr.signed = dataclasses.replace(zr.signed, keys=keys)
+            zr.restored_keys = None
+        row = self.state.zone(key_step.zone)
+        previous_serial = row.last_serial if row is not None else None
+        if zr.served is not None and previous_serial is None:
+            previous_serial = zr.served.serial
+        previous, unsigned = zr.signed, zr.input
+        assert unsigned is not None
+        options, refresh_period = zr.options, zr.policy.signatures.refresh
+        if previous is None:
+            mode = pz.SignMode.FULL
+
+        def work() -> tuple[Signed, Diff | None]:
+            if mode is pz.SignMode.FULL or previous is None:
+                made = sign_full(unsigned, keys, options, now, previous_serial,
+                                 refresh=refresh_period)
+                return made, (diff(previous.version, made.version) if previous else None)
+            if mode is pz.SignMode.INCREMENTAL:
+                return incr.incremental(previous, diff(previous.unsigned, unsigned), keys,
+                                        options, now, previous_serial)
+            ahead = min(3600, previous.schedule.refresh // 8)
+            return sigrefresh.refresh(previous, keys, options, now, ahead=ahead,
+                                      previous_serial=previous_serial)
+
+        self._spawn(self._sign_work(zr, work, key_step, mode))
+
+    async def _sign_work(self, zr: ZoneRuntime, work: Callable[[], tuple[Signed, Diff | None]],
+                         key_step: manager.KeyStep, mode: pz.SignMode) -> None:
+        started = asyncio.get_running_loop().time()
+        try:
+            made, change = await asyncio.to_thread(work)
+        except (SignwireError, DiffError, ValueError) as e:
+            self._set_aside(key_step)
+            self.dispatch(zr, pz.SignFailed(str(e)))
+            return
+        if zr.signed is not None and made is zr.signed:
+            # Nothing was due: keep the key states the step advanced, no new version.
+            assert self.state is not None
+            key_step.commit(self.state, self.clock(), zr.signed.version.serial)
+            key_step.retire_deleted()
+            self.dispatch(zr, pz.SignDone(None, made.next_resign_at,
+                                          key_step.plan.next_event_at))
+            return
+        zr.candidate = Candidate(made, change, key_step)
+        log.info("%s: signed serial %d (%s, %d signatures made) in %.3f s", zr.config.name,
+                 made.version.serial, mode.value, made.signatures_made,
+                 asyncio.get_running_loop().time() - started)
+        self.dispatch(zr, pz.SignDone(made.version.serial, made.next_resign_at,
+                                      key_step.plan.next_event_at))
+
+    async def _verify(self, zr: ZoneRuntime) -> None:
+        candidate = zr.candidate
+        assert candidate is not None
+        now = self.clock()
+        started = asyncio.get_running_loop().time()
+        try:
+            problem = await asyncio.to_thread(verify_version, candidate.signed.version, now)
+        except SignwireError as e:
+            problem = str(e)
+        log.info("%s: verified serial %d in %.3f s: %s", zr.config.name,
+                 candidate.signed.version.serial, asyncio.get_running_loop().time() - started,
+                 problem or "valid")
+        self.dispatch(zr, pz.Verified(problem is None, problem or ""))
+
+    def _publish(self, zr: ZoneRuntime, now: int) -> None:
+        candidate = zr.candidate
+        assert candidate is not None and self.state is not None
+        version = candidate.signed.version
+        # The state first (keys published with this serial), then the served version.
+        candidate.key_step.commit(self.state, now, version.serial)
+        candidate.key_step.retire_deleted()
+        if candidate.diff is not None:
+            try:
+                zr.journal.append(candidate.diff)
+            except ValueError:
+                zr.journal.clear()
+        else:
+            zr.journal.clear()
+        zr.signed, zr.served, zr.candidate = candidate.signed, version, None
+        self._serve(zr)
+        if zr.config.output is not None:
+            try:
+                with atomic_text(zr.config.output) as f:
+                    f.write(zone_text(version))
+            except OSError as e:
+                log.error("%s: cannot write %s: %s", zr.config.name, zr.config.output,
+                          e.strerror or e)
+
+    def _set_aside(self, key_step: manager.KeyStep) -> None:
+        try:
+            for message in key_step.set_aside_new_keys():
+                log.warning("%s %s", key_step.zone, message)
+        except SignwireError as e:
+            log.warning("%s: %s (the next start sets it aside)", key_step.zone, e)
+
+    def _discard(self, zr: ZoneRuntime) -> None:
+        if zr.candidate is not None:
+            self._set_aside(zr.candidate.key_step)
+        zr.candidate = None
+        if zr.signed is not None:
+            zr.input = zr.signed.unsigned
+
+    def _persist(self, zr: ZoneRuntime, version: bool) -> None:
+        state_dir = self.config.server.state
+        if zr.state.refresh is not None:
+            versions.save_refresh(state_dir, zr.config.name, zr.state.refresh.to_dict())
+        if version and zr.signed is not None:
+            meta = {
+                "serial": zr.signed.version.serial,
+                "keys": keys_fingerprint(zr.signed.keys),
+                "options": repr(zr.signed.options),
+                "input_from": zr.state.input_from,
+            }
+            versions.save(state_dir, zr.config.name,
+                          versions.SavedZone(zr.signed.version, zr.signed.unsigned, meta))
+
+    # --- NOTIFY ------------------------------------------------------------------------
+
+    def _notify_actions(self, zr: ZoneRuntime, actions: Any) -> None:
+        assert self.notifier is not None
+        for send in actions.sends:
+            self._spawn(self.notifier.send(send.secondary, send.wire))
+        for report in actions.reports:
+            if isinstance(report, Answered):
+                zr.secondaries[str(report.secondary)] = {
+                    "notified_serial": report.serial, "rcode": report.rcode,
+                    "attempts": report.attempts}
+                level = logging.INFO if report.rcode == 0 else logging.WARNING
+                log.log(level, "%s: NOTIFY serial %d answered by %s (rcode %d, %d sends)",
+                        zr.config.name, report.serial, report.secondary, report.rcode,
+                        report.attempts)
+            elif isinstance(report, GaveUp):
+                zr.secondaries[str(report.secondary)] = {
+                    "notified_serial": report.serial, "gave_up": True}
+                log.error("%s: NOTIFY serial %d: no answer from %s after %d sends",
+                          zr.config.name, report.serial, report.secondary, report.attempts)
+            elif isinstance(report, Ignored):
+                log.debug("NOTIFY answer ignored from %s: %s", report.peer, report.reason)
+        self._schedule(zr)
+
+    def _notify_answer(self, wire: bytes, peer: Secondary) -> None:
+        now = self.clock()
+        for zr in self.zones.values():
+            if zr.notify_out is not None and peer in zr.notify_out.pending:
+                actions = zr.notify_out.response(wire, peer, now)
+                if not any(isinstance(r, Ignored) for r in actions.reports):
+                    self._notify_actions(zr, actions)
+                    return
+
+    def _notify_in(self, wire: bytes, peer: str) -> list[bytes]:
+        now = self.clock()
+        try:
+            notify = read_notify(wire, self.keyring, now)
+        except NotifyError as e:
+            log.warning("NOTIFY from %s dropped: %s", peer, e)
+            return []
+        zr = self.zones.get(notify.zone)
+        if zr is None:
+            log.warning("NOTIFY from %s for %s refused: not a zone of ours", peer, notify.zone)
+            return [notify_answer(notify, refused=True, now=now)]
+        zr.notify_answer = None
+        self.dispatch(zr, pz.Notify(notify.event(peer)))
+        accepted = bool(zr.notify_answer)
+        return [notify_answer(notify, refused=not accepted, now=now)]
+
+    # --- the DNS server's handler -------------------------------------------------------
+
+    def handle_message(self, wire: bytes, peer: str, tcp: bool) -> list[bytes]:
+        if len(wire) >= 4 and (wire[2] >> 3) & 0xF == _OPCODE_NOTIFY and not wire[2] & 0x80:
+            return self._notify_in(wire, peer)
+        return respond(wire, peer, self.served, self.keyring, self.clock(), tcp=tcp)
+
+    # --- control -----------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        now = self.clock()
+        return {"now": now, "started_at": self.started_at,
+                "zones": [self.zone_status(zr, now) for zr in self.zones.values()]}
+
+    def zone_status(self, zr: ZoneRuntime, now: int) -> dict[str, Any]:
+        out = pz.status(zr.settings, zr.state, now)
+        out["serving"] = zr.serving and zr.served is not None
+        out["served_serial"] = zr.served.serial if zr.served is not None else None
+        out["next_event"] = zr.wake
+        if zr.signed is not None:
+            due = zr.signed.schedule.next_due
+            out["earliest_signature_expiry"] = (
+                due + zr.signed.schedule.refresh if due is not None else None)
+        out["journal"] = {"diffs": len(zr.journal), "oldest": zr.journal.oldest}
+        out["secondaries"] = dict(zr.secondaries)
+        if zr.notify_out is not None:
+            out["notify_pending"] = {str(s): n for s, n in zr.notify_out.pending.items()}
+        return out
+
+    def command(self, request: dict[str, Any]) -> dict[str, Any]:
+        what = request.get("command")
+        if what == "status":
+            return {"ok": True, **self.status()}
+        if what == "zone-list":
+            return {"ok": True, "zones": [
+                {"zone": zr.config.name, "served_serial": zr.served.serial if zr.served else None,
+                 "source": str(zr.config.file) if zr.config.file else
+                 ",".join(zr.config.primaries)} for zr in self.zones.values()]}
+        if what in ("zone-reload", "zone-retransfer", "zone-notify"):
+            zone = str(request.get("zone", "")).lower()
+            zone = zone if zone.endswith(".") else zone + "."
+            zr = self.zones.get(zone)
+            if zr is None:
+                return {"ok": False, "error": f"no zone {zone} here"}
+            if what == "zone-reload":
+                self.dispatch(zr, pz.Reload())
+            elif what == "zone-retransfer":
+                self.dispatch(zr, pz.Retransfer())
+            else:
+                if zr.notify_out is None or zr.served is None:
+                    return {"ok": False, "error": f"{zone}: no secondaries to notify, or "
+                            "nothing served yet"}
+                self._notify_actions(zr, zr.notify_out.new_serial(zr.served.soa, self.clock()))
+            return {"ok": True, "zone": zone}
+        return {"ok": False, "error": f"unknown command {what!r}"}
+
+    # --- life ----------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        from signwire.control.socket import ControlServer
+
+        loop = asyncio.get_running_loop()
+        self._open_state()
+        try:
+            self._build_keyring()
+            now = self.clock()
+            restored = {}
+            for zc in self.config.zones:
+                zr = self._make_zone(zc, now)
+                self.zones[zc.name] = zr
+                restored[zc.name] = self._restore(zr)
+            self.server = DnsServer(self.config.server.listen, self.handle_message)
+            await self.server.start()
+            v4 = next((e.address for e in self.config.server.listen if ":" not in e.address),
+                      "0.0.0.0")
+            self.notifier = NotifySender(self._notify_answer, source4=v4)
+            self.control = ControlServer(self.config.server.control, self.command)
+            await self.control.start()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._stop.set)
+            loop.add_signal_handler(signal.SIGHUP, self._reload_config)
+            log.info("serving %d zone(s) on %s; control socket %s; pid %d", len(self.zones),
+                     ", ".join(str(e) for e in self.config.server.listen),
+                     self.config.server.control, os.getpid())
+            for name, zr in self.zones.items():
+                self.dispatch(zr, pz.Start(restored=restored[name]))
+            timer = asyncio.ensure_future(self._timer_loop())
+            await self._stop.wait()
+            log.info("stopping")
+            timer.cancel()
+            return 0
+        finally:
+            await self._shutdown()
+
+    def _reload_config(self) -> None:
+        try:
+            new = load_config(self.config_path)
+        except SignwireError as e:
+            log.error("SIGHUP: configuration not reloaded: %s", e)
+            return
+        if new.server != self.config.server or {z.name for z in new.zones} != set(self.zones):
+            log.error("SIGHUP: changes of [server] or of the zone list need a restart; "
+                      "reloading the zone sources only")
+        else:
+            self.config = new
+            self._build_keyring()
+        for zr in self.zones.values():
+            self.dispatch(zr, pz.Reload())
+        log.info("SIGHUP: configuration read, zones reloaded")
+
+    async def _shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self.control is not None:
+            await self.control.close()
+        if self.server is not None:
+            await self.server.close()
+        if self.notifier is not None:
+            self.notifier.close()
+        if self.state is not None:
+            self.state.close()
+        if self.lock is not None:
+            self.lock.release()
+
+
+def _read_version(path: Path, origin: bytes) -> ZoneVersion:
+    parsed = read_zonefile(path, origin)
+    version = ZoneVersion.from_records(origin, parsed.records)
+    snapshot_of(version)  # the input checks; ZoneDataError when the zone cannot be signed
+    return version
+
+
+def _transferred_version(origin: bytes, result: FullZone | Diffs,
+                         base: ZoneVersion | None) -> ZoneVersion:
+    if isinstance(result, FullZone):
+        version = ZoneVersion.from_records(origin, result.records)
+    else:
+        if base is None:
+            raise DiffError("an IXFR answer, but there is no copy to apply it to")
+        version = base
+        for step in result.steps:
+            version = apply(version, step.to_diff())
+    snapshot_of(version)
+    return version
+
+
+def serve(config_path: str) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    daemon = Daemon(config_path)
+    return asyncio.run(daemon.run())

@@ -40,7 +40,8 @@ def test_every_record_converts_as_dnspython_does(make: object) -> None:
     origin = dns.name.from_text(ORIGIN)
     codec = Codec(ORIGIN, origin, zone.type_number)
     checked = 0
-    for owner, records in zone.nodes.items():
+    for owner in zone.nodes:
+        records = zone.records(owner)
         assert name_wire(owner) == dns.name.from_text(owner).canonicalize().to_wire()
         for rdtype, _, rdata in records:
             if rdtype == RRSIG:
@@ -111,7 +112,22 @@ def test_bind_layout_is_read_by_the_lean_reader() -> None:
         't.example.test.\t3600 TXT "x ; (y)"\n'
     )
     zone = read_lean(text, ORIGIN)
-    assert [r[0] for r in zone.nodes[ORIGIN]] == [6, 2]
-    assert zone.nodes[ORIGIN][0][2].split() == ["a.example.test.", "b.example.test.", "1", "2",
+    assert [r[0] for r in zone.records(ORIGIN)] == [6, 2]
+    assert zone.records(ORIGIN)[0][2].split() == ["a.example.test.", "b.example.test.", "1", "2",
                                                 "3", "4", "5"]
-    assert zone.nodes["t.example.test."] == [(16, 3600, '"x ; (y)"')]
+    assert zone.records("t.example.test.") == [(16, 3600, '"x ; (y)"')]
+    assert zone.nodes["a.example.test."].types == {1}
+
+
+def test_a_broken_chain_stops_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setattr(lean, "PARALLEL_MIN", 10)
+    zone = nsec_zone(_many_names(300))
+    zone.delete("h00150", "NSEC")
+    zone.delete("h00150", "RRSIG", dns.rdatatype.NSEC)
+    with pytest.raises(Doubt, match="NSEC"):
+        lean_verdict(read_lean(zone.text(), ORIGIN), now=NOW, warn_horizon=0, anchors=None,
+                     workers=2)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no worker left behind

@@ -10,13 +10,15 @@ lines, records across lines in parentheses), Knot (no class) and ldns write. Any
 handle raises :class:`~signwire.verify.lean_wire.Doubt`, and the full reader
 (:mod:`signwire.verify.zone_reader`) reads the file instead: ``$INCLUDE``, ``$GENERATE``, an
 ``$ORIGIN`` other than the zone's, escapes in owner names, a quoted string across lines, and
-every oddity the full reader reports (names outside the zone, duplicate records, TTLs that differ
-inside an RRset, a second SOA/CNAME/DNAME/NSEC at one name).
+names outside the zone. What the full reader reports while reading one name (duplicates, TTLs
+that differ inside an RRset, a second SOA/CNAME/DNAME/NSEC) is :func:`check_records`'s job,
+which the checks run in their workers.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -39,12 +41,30 @@ Record = tuple[int, int, str]
 """(type, TTL, RDATA text) of one record; an RRSIG's text starts with the type it covers."""
 
 
+# Types the checks need the records of in the main process, at every name.
+_KEPT = frozenset({int(dns.rdatatype.NSEC), int(dns.rdatatype.NSEC3)})
+
+
+class Node:
+    """One owner name as the main process keeps it: its types, where its lines are, and its
+    NSEC/NSEC3 records (the chain checks need them; the rest is read again where needed)."""
+
+    __slots__ = ("denial", "spans", "types")
+
+    def __init__(self, start: int) -> None:
+        self.types: frozenset[int] = frozenset()
+        self.spans: list[int] = [start, start]
+        """Start and end offsets in the text of each run of lines of this owner."""
+        self.denial: list[Record] = []
+
+
 @dataclass
 class LeanZone:
     origin: str
     """The apex, absolute and lowercased (``example.com.``)."""
-    nodes: dict[str, list[Record]] = field(default_factory=dict)
-    """Every owner name (absolute, lowercased) with its records, in file order."""
+    text: str = ""
+    nodes: dict[str, Node] = field(default_factory=dict)
+    """Every owner name (absolute, lowercased), in file order."""
     types: dict[str, int] = field(default_factory=dict)
     """Type mnemonics seen, for the checks' conversions."""
 
@@ -58,39 +78,85 @@ class LeanZone:
             self.types[word] = rdtype
         return rdtype
 
+    def records(self, name: str) -> list[Record]:
+        """Every record of ``name``, read again from its lines."""
+        spans = self.nodes[name].spans
+        reader = _Reader(self, keep=True)
+        for i in range(0, len(spans), 2):
+            reader.read(self.text, spans[i], spans[i + 1])
+        if set(reader.kept) != {name}:
+            raise Doubt(f"{name}: its lines do not read back alone")
+        return reader.kept[name]
+
+    def records_of(self, names: list[str]) -> Iterator[tuple[str, list[Record]]]:
+        """``(name, records)`` for each of ``names``, in that order, reading their lines again.
+
+        Files are written in canonical order, so the lines of a run of names in that order are
+        mostly one stretch of text: read it once. Otherwise, name by name.
+        """
+        spans = [self.nodes[n].spans for n in names]
+        if not spans:
+            return
+        begin = min(s[0] for s in spans)
+        finish = max(s[-1] for s in spans)
+        size = sum(s[i + 1] - s[i] for s in spans for i in range(0, len(s), 2))
+        if finish - begin > 2 * size + 4096:
+            for name in names:
+                yield name, self.records(name)
+            return
+        reader = _Reader(self, keep=True)
+        reader.read(self.text, begin, finish)
+        kept = reader.kept
+        for name, node_spans in zip(names, spans, strict=True):
+            recs = kept.get(name)
+            if len(node_spans) > 2 or recs is None:
+                recs = self.records(name)  # lines elsewhere too
+            yield name, recs
+
 
 def read_lean(text: str, origin: str) -> LeanZone:
-    """Read zone-file text; :class:`Doubt` when the full reader must read it instead."""
+    """Index zone-file text; :class:`Doubt` when the full reader must read it instead."""
     origin = origin.lower()
     if not origin.endswith("."):
         origin += "."
-    zone = LeanZone(origin)
-    _Reader(zone).read(text)
-    _check_rrsets(zone)
+    zone = LeanZone(origin, text)
+    _Reader(zone, keep=False).read(text, 0, len(text))
     return zone
 
 
 class _Reader:
-    def __init__(self, zone: LeanZone) -> None:
+    """Reads lines of zone text. With ``keep``, every record of every owner goes to ``kept``;
+    without, the owners go to the zone's index (types, line spans, NSEC/NSEC3 records)."""
+
+    def __init__(self, zone: LeanZone, *, keep: bool) -> None:
         self.zone = zone
+        self.keep = keep
+        self.kept: dict[str, list[Record]] = {}
         self.origin = zone.origin
         self.suffix = "." + zone.origin if zone.origin != "." else "."
-        self.default_ttl: int | None = None
-        self.last_ttl: int | None = None
         self.owner: str | None = None
+        self.node: Node | None = None
+        self.node_types: set[int] = set()
         self.records: list[Record] = []
         self.names: dict[str, str] = {}
+        self.interned: dict[frozenset[int], frozenset[int]] = {}
 
-    def read(self, text: str) -> None:
+    def read(self, text: str, begin: int, finish: int) -> None:
         depth = 0
         parts: list[str] = []
         indented = False
         tricky = False
         special = _SPECIAL.search
         types = self.zone.types
-        nodes = self.zone.nodes
         last_word = ""
-        for line in text.split("\n"):
+        pos = begin
+        start = begin
+        keep = self.keep
+        kept_types = _KEPT
+        lines = text[begin:finish].split("\n") if begin or finish != len(text) else text.split("\n")
+        for line in lines:
+            here = pos
+            pos += len(line) + 1
             if depth == 0 and not special(line):
                 # The common line, as signers write it: "owner TTL IN TYPE RDATA".
                 w = line.split(None, 4)
@@ -99,18 +165,14 @@ class _Reader:
                     if rdtype is not None:
                         if w[0] is not last_word and w[0] != last_word:
                             last_word = w[0]
-                            owner = self._name(last_word)
-                            if owner != self.owner:
-                                recs = nodes.get(owner)
-                                if recs is None:
-                                    recs = nodes[owner] = []
-                                self.owner, self.records = owner, recs
-                        ttl = int(w[1])
-                        self.last_ttl = ttl
-                        self.records.append((rdtype, ttl, w[4]))
+                            self._owner(self._name(last_word), here)
+                        if keep or rdtype in kept_types or self.owner == self.origin:
+                            self.records.append((rdtype, int(w[1]), w[4]))
+                        if not keep:
+                            self.node_types.add(rdtype)
                         continue
                 last_word = ""
-                self._record(line, line[:1] in (" ", "\t"), False)
+                self._record(line, line[:1] in (" ", "\t"), False, here)
                 continue
             last_word = ""
             if depth == 0 or special(line):
@@ -119,6 +181,7 @@ class _Reader:
                 content, delta, escaped = line, 0, False
             if depth == 0:
                 parts = [content]
+                start = here
                 indented = line[:1] in (" ", "\t")
                 tricky = escaped
             else:
@@ -128,9 +191,39 @@ class _Reader:
             if depth < 0:
                 raise Doubt("unbalanced parentheses")
             if depth == 0:
-                self._record(parts[0] if len(parts) == 1 else " ".join(parts), indented, tricky)
+                joined = parts[0] if len(parts) == 1 else " ".join(parts)
+                self._record(joined, indented, tricky, start)
         if depth:
             raise Doubt("unbalanced parentheses at the end")
+        self._owner(None, min(pos - 1, finish))
+
+    def _owner(self, owner: str | None, at: int) -> None:
+        """Close the lines of the current owner at offset ``at``; open ``owner``'s."""
+        if owner == self.owner:
+            return
+        node = self.node
+        if node is not None:
+            node.spans[-1] = at
+            if not self.keep:
+                types = frozenset(self.node_types) | node.types
+                node.types = self.interned.setdefault(types, types)
+        if owner is None:
+            self.owner, self.node = None, None
+            return
+        if self.keep:
+            recs = self.kept.get(owner)
+            if recs is None:
+                recs = self.kept[owner] = []
+            self.owner, self.records = owner, recs
+            self.node = None
+            return
+        found = self.zone.nodes.get(owner)
+        if found is None:
+            found = self.zone.nodes[owner] = Node(at)
+        else:
+            found.spans += [at, at]  # the owner again, after other names
+        self.owner, self.node, self.records = owner, found, found.denial
+        self.node_types = set()
 
     def _name(self, word: str) -> str:
         name = self.names.get(word)
@@ -151,7 +244,7 @@ class _Reader:
             self.names[word] = name
         return name
 
-    def _record(self, text: str, indented: bool, tricky: bool) -> None:
+    def _record(self, text: str, indented: bool, tricky: bool, at: int) -> None:
         words = text.split()
         if not words:
             return
@@ -160,12 +253,7 @@ class _Reader:
             if first[0] == "$":
                 self._directive(first.upper(), words[1:])
                 return
-            owner = self._name(first)
-            if owner != self.owner:
-                recs = self.zone.nodes.get(owner)
-                if recs is None:
-                    recs = self.zone.nodes[owner] = []
-                self.owner, self.records = owner, recs
+            self._owner(self._name(first), at)
             pos = 1
         elif self.owner is None:
             raise Doubt("record with no owner")
@@ -191,15 +279,16 @@ class _Reader:
             raise Doubt("record with no type")
         rdtype = self.zone.type_number(words[pos])
         if ttl is None:
-            ttl = self.default_ttl if self.default_ttl is not None else self.last_ttl
-            if ttl is None:
-                raise Doubt("record with no TTL")
-        else:
-            self.last_ttl = ttl
+            # Signers write every TTL; the full reader knows the rules for files that do not.
+            raise Doubt("record with no TTL of its own")
+        if not self.keep:
+            self.node_types.add(rdtype)
+            if rdtype not in _KEPT and self.owner != self.origin:
+                return
         if tricky:
             # Quotes or escapes: whitespace inside them matters; cut the text after the type.
-            at = [m.end() for m in re.finditer(r"\S+", text)][pos]
-            rdata = text[at:].strip()
+            cut = [m.end() for m in re.finditer(r"\S+", text)][pos]
+            rdata = text[cut:].strip()
         else:
             rdata = " ".join(words[pos + 1 :])
         self.records.append((rdtype, ttl, rdata))
@@ -208,7 +297,7 @@ class _Reader:
         if word == "$ORIGIN" and len(args) == 1 and args[0].lower() == self.origin:
             return
         if word == "$TTL" and len(args) == 1:
-            self.default_ttl = _ttl(args[0])
+            _ttl(args[0])  # every record has a TTL of its own here
             return
         raise Doubt(f"directive {word} is left to the full reader")
 
@@ -249,27 +338,25 @@ def _scan(line: str) -> tuple[str, int, bool]:
     return "".join(chars[:end]), delta, tricky
 
 
-def _check_rrsets(zone: LeanZone) -> None:
-    """What the full reader reports while reading: duplicates, TTLs that differ in an RRset,
-    a second record of a singleton type."""
-    for owner, recs in zone.nodes.items():
-        if len(recs) < 2:
-            continue
-        ttls: dict[int, int] = {}
-        data = 0
-        for rdtype, ttl, _ in recs:
-            if rdtype != RRSIG:
-                data += 1
-                if ttls.setdefault(rdtype, ttl) != ttl:
-                    raise Doubt(f"{owner}: TTLs differ inside an RRset")
-        if len(set(recs)) != len(recs):
-            raise Doubt(f"{owner}: duplicate record")
-        if data == len(ttls):
-            continue  # one record a type: nothing can repeat
-        # Names compare without case: "NS A.example." repeats "NS a.example.".
-        texts = [(t, d.lower()) for t, _, d in recs if t != RRSIG]
-        if len(set(texts)) != len(texts):
-            raise Doubt(f"{owner}: duplicate record")
-        for t in SINGLETONS.intersection(ttls):
-            if sum(1 for x, _ in texts if x == t) > 1:
-                raise Doubt(f"{owner}: a second record of a singleton type")
+def check_records(owner: str, recs: list[Record]) -> None:
+    """What the full reader reports while reading one name: duplicate records, TTLs that
+    differ inside an RRset, a second record of a singleton type (the checks call this for every
+    name with more records than types)."""
+    ttls: dict[int, int] = {}
+    data = 0
+    for rdtype, ttl, _ in recs:
+        if rdtype != RRSIG:
+            data += 1
+            if ttls.setdefault(rdtype, ttl) != ttl:
+                raise Doubt(f"{owner}: TTLs differ inside an RRset")
+    if len(set(recs)) != len(recs):
+        raise Doubt(f"{owner}: duplicate record")
+    if data == len(ttls):
+        return  # one record a type: nothing can repeat
+    # Names compare without case: "NS A.example." repeats "NS a.example.".
+    texts = [(t, d.lower()) for t, _, d in recs if t != RRSIG]
+    if len(set(texts)) != len(texts):
+        raise Doubt(f"{owner}: duplicate record")
+    for t in SINGLETONS.intersection(ttls):
+        if sum(1 for x, _ in texts if x == t) > 1:
+            raise Doubt(f"{owner}: a second record of a singleton type")

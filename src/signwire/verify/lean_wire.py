@@ -190,22 +190,32 @@ def _dnskey(c: Codec, f: list[str]) -> bytes:
     return struct.pack("!HBB", flags, proto, alg) + base64.b64decode("".join(f[3:]), validate=True)
 
 
+def _types_wire(c: Codec, words: list[str]) -> bytes:
+    key = " ".join(words)
+    wire = _BITMAPS.get(key)
+    if wire is None:
+        wire = _BITMAPS[key] = bitmap_wire({c.types(t) for t in words})
+    return wire
+
+
+# Type bitmaps by their text: a zone has few distinct ones ("NS DS RRSIG" ...).
+_BITMAPS: dict[str, bytes] = {}
+
+
 def _nsec(c: Codec, f: list[str]) -> bytes:
-    types = {c.types(t) for t in f[1:]}
-    return name_wire_as_is(c.absolute(f[0])) + bitmap_wire(types)
+    return name_wire_as_is(c.absolute(f[0])) + _types_wire(c, f[1:])
 
 
 def _nsec3(c: Codec, f: list[str]) -> bytes:
     alg, flags, iterations = int(f[0]), int(f[1]), int(f[2])
     salt = b"" if f[3] == "-" else bytes.fromhex(f[3])
     nxt = b32hex_decode(f[4])
-    types = {c.types(t) for t in f[5:]}
     return (
         struct.pack("!BBHB", alg, flags, iterations, len(salt))
         + salt
         + bytes((len(nxt),))
         + nxt
-        + bitmap_wire(types)
+        + _types_wire(c, f[5:])
     )
 
 

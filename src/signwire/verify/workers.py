@@ -11,18 +11,27 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import signal
 from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
-def split_work(run: Callable[[int, int], T], total: int, workers: int) -> list[T]:
+def split_work(
+    run: Callable[[int, int], T],
+    total: int,
+    workers: int,
+    meanwhile: Callable[[], object] | None = None,
+) -> list[T]:
     """``run(start, end)`` over ``range(total)`` cut into ``workers`` contiguous parts, in order.
 
-    Exceptions raised by ``run`` in a worker are raised again here.
+    ``meanwhile`` runs in this process while the workers work. Exceptions raised by ``run`` in
+    a worker are raised again here (after those of ``meanwhile``).
     """
     if workers <= 1 or total < 2 or not hasattr(os, "fork"):
+        if meanwhile is not None:
+            meanwhile()
         return [run(0, total)]
     bounds = [total * i // workers for i in range(workers + 1)]
     gc.freeze()
@@ -42,6 +51,16 @@ def split_work(run: Callable[[int, int], T], total: int, workers: int) -> list[T
                 os._exit(0)
             os.close(write_end)
             children.append((pid, read_end))
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException:
+                # The verdict is settled: stop the workers rather than wait for them.
+                for pid, read_end in children:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    os.close(read_end)
+                raise
         results: list[T] = []
         failure: BaseException | None = None
         for pid, read_end in children:

@@ -1,0 +1,127 @@
+"""``signwire serve`` with a primary as the zone's source: transfer in, NOTIFY in (TSIG and
+address checked), incremental signing of the change, and the change served."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.tsigkeyring
+import pytest
+from tests.runtime.fake_primary import FakePrimary
+from tests.runtime.test_serve import free_port
+
+SECRET = "RFTvNORtEQ8EHFDVhcqh48B1uqKCQqPqE1NBIeCf0dE="
+KEYRING = dns.tsigkeyring.from_text({"xfr-key.": ("hmac-sha256", SECRET)})
+ZONE = "example.net."
+TEXT = """\
+$TTL 300
+@    IN SOA ns1.example.net. hostmaster.example.net. {serial} 300 60 3600 60
+@    IN NS  ns1.example.net.
+ns1  IN A   192.0.2.1
+www  IN A   192.0.2.80
+{extra}
+"""
+
+
+def ask(port: int, name: str, rdtype: str) -> dns.message.Message:
+    q = dns.message.make_query(name, rdtype, want_dnssec=True)
+    q.flags &= ~dns.flags.RD
+    return dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+
+
+def wait_until(check: object, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return True
+        except (dns.exception.Timeout, OSError, IndexError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> Iterator[tuple[int, FakePrimary, subprocess.Popen[bytes], Path]]:
+    primary = FakePrimary("127.0.0.1", ZONE, TEXT.format(serial=10, extra=""), KEYRING,
+                          "xfr-key.")
+    port = free_port()
+    (tmp_path / "signwire.toml").write_text(f"""
+[server]
+listen = ["127.0.0.1:{port}"]
+state = "state"
+
+[tsig.xfr-key]
+secret = "{SECRET}"
+
+[remote.primary]
+addresses = ["127.0.0.1:{primary.port}"]
+key = "xfr-key"
+
+[acl.any-loopback]
+networks = ["127.0.0.0/8"]
+key = "xfr-key"
+
+[[zone]]
+name = "{ZONE}"
+primaries = ["primary"]
+allow-transfer = ["any-loopback"]
+""")
+    log = tmp_path / "daemon.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "signwire", "serve", "--config", "signwire.toml"],
+            stdout=out, stderr=out, cwd=tmp_path)
+    try:
+        yield port, primary, proc, log
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        primary.close()
+
+
+def test_transfer_in_notify_and_incremental_change(
+    signer: tuple[int, FakePrimary, subprocess.Popen[bytes], Path],
+) -> None:
+    port, primary, proc, log = signer
+    assert wait_until(lambda: ask(port, ZONE, "SOA").answer), log.read_text()
+    first = ask(port, "www." + ZONE, "A")
+    assert first.answer[0][0].address == "192.0.2.80"
+    assert "AXFR" in primary.queries
+    served = ask(port, ZONE, "SOA").answer[0][0].serial
+
+    # A NOTIFY without the key, and one from an address that is no primary: refused.
+    assert primary.notify(port, signed=False) == dns.rcode.REFUSED
+    stranger = FakePrimary("127.0.0.2", ZONE, TEXT.format(serial=99, extra=""), KEYRING,
+                           "xfr-key.")
+    try:
+        assert stranger.notify(port) == dns.rcode.REFUSED
+    finally:
+        stranger.close()
+
+    primary.set_zone(TEXT.format(serial=11, extra="new  IN A 192.0.2.11"))
+    assert primary.notify(port) == dns.rcode.NOERROR
+    assert wait_until(lambda: ask(port, "new." + ZONE, "A").answer[0][0].address
+                      == "192.0.2.11"), log.read_text()
+    after = ask(port, ZONE, "SOA").answer[0][0].serial
+    assert after != served
+    text = log.read_text()
+    assert "(incremental," in text
+    assert "refused: not a configured primary" in text
+    assert "refused: not signed" in text
+    assert "IXFR" in primary.queries  # IXFR first; the whole zone back was taken as it came
+    assert proc.poll() is None

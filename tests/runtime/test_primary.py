@@ -14,6 +14,7 @@ import dns.flags
 import dns.message
 import dns.query
 import dns.rcode
+import dns.rdatatype
 import dns.tsigkeyring
 import pytest
 from tests.runtime.fake_primary import FakePrimary
@@ -50,10 +51,23 @@ def wait_until(check: object, timeout: float = 30.0) -> bool:
     return False
 
 
+Running = tuple[int, FakePrimary, subprocess.Popen[bytes], Path]
+
+
 @pytest.fixture
-def signer(tmp_path: Path) -> Iterator[tuple[int, FakePrimary, subprocess.Popen[bytes], Path]]:
-    primary = FakePrimary("127.0.0.1", ZONE, TEXT.format(serial=10, extra=""), KEYRING,
-                          "xfr-key.")
+def signer(tmp_path: Path) -> Iterator[Running]:
+    yield from run_signer(tmp_path, TEXT.format(serial=10, extra=""), "")
+
+
+@pytest.fixture
+def short_timers(tmp_path: Path) -> Iterator[Running]:
+    # The primary's SOA says refresh 1 s, retry 1 s, expire 4 s; the bounds let it.
+    text = TEXT.format(serial=10, extra="").replace("300 60 3600 60", "1 1 4 60")
+    yield from run_signer(tmp_path, text, "min-refresh = 1\nmin-retry = 1\nmin-expire = 1\n")
+
+
+def run_signer(tmp_path: Path, text: str, zone_extra: str) -> Iterator[Running]:
+    primary = FakePrimary("127.0.0.1", ZONE, text, KEYRING, "xfr-key.")
     port = free_port()
     (tmp_path / "signwire.toml").write_text(f"""
 [server]
@@ -75,7 +89,7 @@ key = "xfr-key"
 name = "{ZONE}"
 primaries = ["primary"]
 allow-transfer = ["any-loopback"]
-""")
+{zone_extra}""")
     log = tmp_path / "daemon.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -124,4 +138,25 @@ def test_transfer_in_notify_and_incremental_change(
     assert "refused: not a configured primary" in text
     assert "refused: not signed" in text
     assert "IXFR" in primary.queries  # IXFR first; the whole zone back was taken as it came
+    assert proc.poll() is None
+
+
+def test_primary_gone_past_expire_zone_stays_served_and_stale(
+    short_timers: Running,
+) -> None:
+    port, primary, proc, log = short_timers
+    assert wait_until(lambda: ask(port, ZONE, "SOA").answer), log.read_text()
+    serial = ask(port, ZONE, "SOA").answer[0][0].serial
+    primary.close()  # the hidden primary goes away for good
+    assert wait_until(lambda: "STALE" in log.read_text(), timeout=20), log.read_text()
+    time.sleep(2)  # a few more failed retries
+    answer = ask(port, ZONE, "SOA")
+    assert answer.rcode() == dns.rcode.NOERROR and answer.answer[0][0].serial == serial
+    assert any(r.rdtype == dns.rdatatype.RRSIG for r in answer.answer)
+    assert log.read_text().count("STALE") >= 2, "an error at every retry"
+    status = subprocess.run(
+        [sys.executable, "-m", "signwire", "status", "--config", str(log.parent /
+                                                                     "signwire.toml")],
+        capture_output=True, text=True, timeout=30)
+    assert "STALE" in status.stdout and "serving: yes" in status.stdout, status.stdout
     assert proc.poll() is None

@@ -65,6 +65,10 @@ def test_full_config() -> None:
     zone = config.zone("example.com")
     assert zone is not None and zone.file is None and zone.primaries == ("primary",)
     assert zone.expire_stops_serving is False and zone.answer_queries is True
+    assert (zone.min_refresh, zone.min_retry, zone.min_expire) == (60, 10, 3600)
+    lab = parse_config(BASE.replace('name = "Example.COM"',
+                                    'name = "Example.COM"\nmin-expire = 5\nmin-retry = 1'))
+    assert lab.zones[0].min_expire == 5 and lab.zones[0].min_retry == 1
 
 
 def test_secret_never_in_repr_or_errors() -> None:
@@ -109,6 +113,8 @@ def test_secret_file_forms(tmp_path: Path) -> None:
     (("[tsig.xfr]", '[tsig.xfr]\nalgorithm = "hmac-md5"'), "must not be used any more"),
     (('name = "Example.COM"', 'name = "Example.COM"\nexpire-stops-serving = "yes"'),
      "expire-stops-serving: must be true or false"),
+    (('name = "Example.COM"', 'name = "Example.COM"\nmin-expire = 0'),
+     "zone 'example.com.': min-expire: must be a number of seconds, at least 1"),
 ])
 def test_mistakes_name_file_and_key(change: tuple[str, str], message: str) -> None:
     old, new = change

@@ -66,6 +66,11 @@ class ZoneConfig:
     output: Path | None = None  # an optional signed zone file, written atomically
     expire_stops_serving: bool = False
     answer_queries: bool = True
+    # Bounds on the primary's SOA timers (seconds): a typo at the primary cannot make us poll
+    # every second or never; tests and labs lower them to see expiry in seconds.
+    min_refresh: int = 60
+    min_retry: int = 10
+    min_expire: int = 3600
 
 
 @dataclass(frozen=True, slots=True)

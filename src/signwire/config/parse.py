@@ -33,6 +33,9 @@ are taken from the file's folder)::
     expire-stops-serving = false    # true: RFC 1035 behaviour, stop at SOA expire (off:
                                     # keep serving, report the zone stale)
     answer-queries = true           # false: answer only SOA and transfers (hidden signer)
+    min-refresh = 60                # lower bounds on the primary's SOA refresh, retry and
+    min-retry = 10                  # expire timers, in seconds (defaults shown); lower them
+    min-expire = 3600               # only to watch expiry in a lab
 
 Every problem is reported at once, in one :class:`ConfigError` naming the file and the key:
 ``signwire.toml: zone 'example.com.': allow-transfer: no acl named 'x'``. Secrets are never
@@ -68,8 +71,9 @@ _REMOTE = frozenset({"addresses", "key"})
 _ACL = frozenset({"addresses", "networks", "key"})
 _ZONE = frozenset({
     "name", "file", "primaries", "policy", "policy-file", "notify", "allow-transfer", "output",
-    "expire-stops-serving", "answer-queries",
+    "expire-stops-serving", "answer-queries", "min-refresh", "min-retry", "min-expire",
 })
+_BOUNDS = (("min-refresh", 60), ("min-retry", 10), ("min-expire", 3600))
 
 
 def load_config(path: str | Path) -> Config:
@@ -367,6 +371,13 @@ class _Parser:
                 self.fail(f"{where}: {key}", "must be true or false")
                 value = default
             flags[key] = value
+        bounds: dict[str, int] = {}
+        for key, seconds in _BOUNDS:
+            number = table.get(key, seconds)
+            if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+                self.fail(f"{where}: {key}", "must be a number of seconds, at least 1")
+                number = seconds
+            bounds[key] = number
         return ZoneConfig(
             name=name,
             file=self.path(file_value) if isinstance(file_value, str) else None,
@@ -379,4 +390,7 @@ class _Parser:
             output=self.path(output) if isinstance(output, str) and output else None,
             expire_stops_serving=flags["expire-stops-serving"],
             answer_queries=flags["answer-queries"],
+            min_refresh=bounds["min-refresh"],
+            min_retry=bounds["min-retry"],
+            min_expire=bounds["min-expire"],
         )

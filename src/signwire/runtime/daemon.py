@@ -199,6 +199,8 @@ class Daemon:
             refresh_config = refresh.RefreshConfig(
                 zc.name, tuple(refresh.Primary(e.address, e.port) for e in endpoints),
                 tsig_key=key_name, expire_stops_serving=zc.expire_stops_serving,
+                min_refresh=zc.min_refresh, min_retry=zc.min_retry, min_expire=zc.min_expire,
+                initial_retry=min(60, zc.min_retry * 6),
             )
         settings = pz.ZoneSettings(zc.name, refresh_config,
                                    source_text=str(zc.file) if zc.file else "")
@@ -460,6 +462,7 @@ class Daemon:
             assert self.state is not None
             key_step.commit(self.state, self.clock(), zr.signed.version.serial)
             key_step.retire_deleted()
+            self._submit_ds(key_step)
             self.dispatch(zr, pz.SignDone(None, made.next_resign_at,
                                           key_step.plan.next_event_at))
             return
@@ -491,6 +494,7 @@ class Daemon:
         # The state first (keys published with this serial), then the served version.
         candidate.key_step.commit(self.state, now, version.serial)
         candidate.key_step.retire_deleted()
+        self._submit_ds(candidate.key_step)
         if candidate.diff is not None:
             try:
                 zr.journal.append(candidate.diff)
@@ -507,6 +511,16 @@ class Daemon:
             except OSError as e:
                 log.error("%s: cannot write %s: %s", zr.config.name, zr.config.output,
                           e.strerror or e)
+
+    def _submit_ds(self, key_step: manager.KeyStep) -> None:
+        try:
+            submitted = key_step.submit_ds()
+        except SignwireError as e:
+            log.error("%s: the zone is published, but %s; retry with 'signwire key ds %s' "
+                      "piped to the command", key_step.zone, e, key_step.zone)
+            return
+        if submitted:
+            log.info("%s %s", key_step.zone, submitted)
 
     def _set_aside(self, key_step: manager.KeyStep) -> None:
         try:

@@ -294,6 +294,22 @@ def test_sigkill_then_restart_serves_at_once_with_the_same_serial(
     assert "(full," not in tail
 
 
+def test_sighup_rereads_config_and_zone(served: tuple[Daemon, NotifyListener]) -> None:
+    daemon, _ = served
+    port = SOA_PORT[0]
+    before = soa_serial(port)
+    zone_file = daemon.folder / "example.com.zone"
+    zone_file.write_text(zone_file.read_text().replace("2026112901 ; serial",
+                                                       "2026113001 ; serial"))
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and soa_serial(port) == before:
+        time.sleep(0.1)
+    assert soa_serial(port) != before
+    assert "SIGHUP: configuration read" in daemon.log.read_text()
+
+
 def test_sigterm_stops_cleanly(served: tuple[Daemon, NotifyListener]) -> None:
     daemon, _ = served
     assert daemon.stop(signal.SIGTERM) == 0

@@ -428,3 +428,45 @@ def test_options_that_change_sign_in_full() -> None:
     assert_same(stepped, sign_full(before, KEYS, NSEC3_OPTIONS, NOW))
     assert dataclasses.replace(stepped, signatures_made=0).options == NSEC3_OPTIONS
 
+
+
+def test_a_name_that_is_also_an_nsec3_owner_is_signed_as_in_full() -> None:
+    from signwire.signing.nsec3 import hash_label, nsec3_hash
+
+    # A name whose one label is the hash of another name of the zone: its node holds its own
+    # records and that name's NSEC3.
+    twin = hash_label(nsec3_hash(wire("host"), Nsec3Params())).decode()
+    base = version(1, a("host"))
+    step(base, version(2, a("host"), a(twin)), NSEC3_OPTIONS)
+    step(version(1, a("host"), a(twin)), version(2, a("host"), a(twin, 9)), NSEC3_OPTIONS)
+    step(version(1, a("host"), a(twin)), base, NSEC3_OPTIONS)
+
+
+def test_key_side_changes_re_sign_the_apex_key_rrsets_only() -> None:
+    options = SigningOptions(serial=SerialRule.INCREMENT)
+    zone = version(1, a("host"))
+    old_zsk = make_key(KeyRole.ZSK)
+    # A ZSK retired from signing still published, then withdrawn from the DNSKEY RRset.
+    publishing = SigningKeys((KSK, ZSK, old_zsk), (KSK,), (ZSK,))
+    first = sign_full(zone, publishing, options, NOW)
+    withdrawn, _ = incremental(first, diff(zone, zone), KEYS, options, NOW)
+    assert_same(withdrawn, sign_full(zone, KEYS, options, NOW, previous_serial=2))
+    assert withdrawn.signatures_made == 2  # DNSKEY, SOA
+    # CDS and CDNSKEY appear: the apex's NSEC bitmap changes with them.
+    with_cds = SigningKeys.by_role([KSK, ZSK], cds=True)
+    published, _ = incremental(withdrawn, diff(zone, zone), with_cds, options, NOW)
+    assert_same(published, sign_full(zone, with_cds, options, NOW, previous_serial=3))
+    assert published.signatures_made == 5  # DNSKEY, CDS, CDNSKEY, the apex NSEC, SOA
+    assert problems(published.version) == []
+
+
+def test_a_signed_version_read_back_resumes_where_it_was() -> None:
+    from signwire.signing.versioned import resume
+
+    zone = version(1, a("host"), a("a.b.c"))
+    signed = sign_full(zone, KEYS, NSEC3_OPTIONS, NOW)
+    again = resume(signed.version, zone, KEYS, NSEC3_OPTIONS, signed.schedule.refresh)
+    assert again.schedule == signed.schedule
+    after = version(2, a("host"), a("new"))
+    stepped, _ = incremental(again, diff(zone, after), KEYS, NSEC3_OPTIONS, NOW)
+    assert_same(stepped, sign_full(after, KEYS, NSEC3_OPTIONS, NOW))

@@ -472,6 +472,13 @@ class _Step:
                 dirty.update(self.before.below(k))
                 dirty.update(self.after.below(k))
         params = self.options.nsec3
+        if params is not None:
+            # A name of the zone that is also an NSEC3 owner shares its node with the hash's
+            # record; rebuilding one would drop the other. Full signing merges them.
+            for k in dirty:
+                label = self._child_label(k)
+                if label is not None and self.old.nsec3_map.find(label) is not None:
+                    raise _FullInstead
         hashed = {k for k in resigned if self._is_hash_owner(k)}
         rebuild = dirty | (resigned - hashed)
         if params is None:
@@ -488,6 +495,13 @@ class _Step:
         added = tuple(self.added[i][1] for i in order)
         new_soa = next(r for r in self.new_apex if r[1] == SOA)
         return Diff(self.old.soa, (new_soa[0], SOA, new_soa[2], new_soa[3]), deleted, added)
+
+    def _child_label(self, key: bytes) -> bytes | None:
+        """The label of a child of the apex, None for any other name."""
+        if key == self.okey or not names.is_subdomain(key, self.okey):
+            return None
+        label = key[len(self.okey) + 1 :] if self.okey else key
+        return None if b"\x00" in label else label
 
     def _is_hash_owner(self, key: bytes) -> bool:
         if self.options.nsec3 is None or self.after.version.index(key) is not None:

@@ -25,13 +25,13 @@ from signwire.signing import full, rrsig
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
 from signwire.signing.render import KeyUse, RenderContext, SignFns, Unit, load_signers
-from signwire.signing.schedule import Schedule
+from signwire.signing.schedule import Schedule, earliest_expiration
 from signwire.zones.kinds import NameKind
 from signwire.zones.names import lower, rrsig_labels
 from signwire.zones.records import ParsedZone, Record
 from signwire.zones.rrtypes import DS, KEY_SIGNED_TYPES, NSEC, NSEC3, RRSIG
 from signwire.zones.snapshot import ZoneSnapshot, build
-from signwire.zones.version import RR, ZoneVersion
+from signwire.zones.version import RR, ZoneVersion, decode_node
 
 _SIGNED_AT_DELEGATION = frozenset({DS, NSEC, NSEC3})
 
@@ -214,3 +214,23 @@ def sign_full(
     schedule = Schedule.build(default_refresh(options) if refresh is None else refresh, earliest)
     return Signed(signed, version, keys, options, schedule, signer.made)
 
+
+
+def resume(
+    signed: ZoneVersion,
+    unsigned: ZoneVersion,
+    keys: SigningKeys,
+    options: SigningOptions,
+    refresh: int | None = None,
+) -> Signed:
+    """A signed version kept from before (a restart, a state restore) taken up again without
+    signing anything: its re-sign schedule is read from its RRSIGs, one pass over the zone.
+    ``unsigned`` must be the version it was signed from, and ``keys`` and ``options`` what it
+    was signed with; the next step signs in full when they differ."""
+    earliest: dict[bytes, int] = {}
+    for key, node in signed.names_map.items():
+        first = earliest_expiration(decode_node(node)[1])
+        if first is not None:
+            earliest[key] = first
+    schedule = Schedule.build(default_refresh(options) if refresh is None else refresh, earliest)
+    return Signed(signed, unsigned, keys, options, schedule, 0)

@@ -10,7 +10,8 @@ and NSEC3 opt-out modes, with the same Ed25519 keys and the same ``now``:
 Ed25519 signatures are deterministic (RFC 8032), so every RRSIG compares byte for byte: a
 signature the step kept and one it made must both be what full signing makes. The signed diff
 must be exactly the difference of the two signed versions, the re-sign schedules must agree,
-and the result must pass signwire's independent verifier (dnspython's ``dns.dnssec``).
+the result must pass signwire's independent verifier (dnspython's ``dns.dnssec``), and a second
+step, back from B to A, must give sign_full(A) again.
 
 Names are drawn from a fixed pool with one spelling each: a version keeps the case a name was
 first written in, so a name respelled by an edit is the same name to ``diff`` but its NSEC
@@ -228,3 +229,6 @@ def test_incremental_equals_full(mode: str, pair: tuple[Zone, Zone]) -> None:
     # Signatures kept are those of unchanged RRsets; the step made no more than full signing.
     assert stepped.signatures_made <= signed_after.signatures_made
     assert problems(stepped.version) == []
+    # And back: a second step from the stepped version (not a fresh one) undoes the edit.
+    returned, _ = incremental(stepped, diff(after, before), KEYS, options, NOW)
+    assert_same(returned, signed_before)

@@ -470,3 +470,23 @@ def test_a_signed_version_read_back_resumes_where_it_was() -> None:
     after = version(2, a("host"), a("new"))
     stepped, _ = incremental(again, diff(zone, after), KEYS, NSEC3_OPTIONS, NOW)
     assert_same(stepped, sign_full(after, KEYS, NSEC3_OPTIONS, NOW))
+
+
+def test_under_the_default_policy_signatures_fall_due_refresh_before_they_expire() -> None:
+    from signwire.policy.parse import default_policy
+    from signwire.signing.options import from_policy
+    from signwire.signing.refresh import policy_refresh
+
+    policy = default_policy()
+    options = from_policy(policy)
+    zone = version(1, *(a(f"n{i}") for i in range(30)))
+    signed = sign_full(zone, KEYS, options, NOW, refresh=policy_refresh(policy))
+    sig = policy.signatures
+    assert signed.next_resign_at is not None
+    assert NOW + sig.validity - sig.jitter - sig.refresh <= signed.next_resign_at
+    assert signed.next_resign_at <= NOW + sig.validity - sig.refresh
+    later = signed.next_resign_at
+    refreshed, _ = refresh(signed, KEYS, options, later)
+    assert refreshed.schedule.refresh == sig.refresh
+    assert refreshed.version.serial == signed.version.serial + 1  # the policy's increment
+    assert problems(refreshed.version, later) == []

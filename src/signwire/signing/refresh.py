@@ -15,6 +15,7 @@ other change, so secondaries pick it up by IXFR.
 
 from __future__ import annotations
 
+from signwire.policy.model import Policy
 from signwire.signing.incremental import RRsetKey, resign
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
@@ -23,6 +24,11 @@ from signwire.signing.schedule import covered, expiration
 from signwire.signing.versioned import Signed
 from signwire.zones.diff import Diff
 from signwire.zones.rrtypes import RRSIG
+
+
+def policy_refresh(policy: Policy) -> int:
+    """The refresh period a policy sets (``signature-refresh``), for ``sign_full(refresh=...)``."""
+    return policy.signatures.refresh
 
 
 def due(signed: Signed, now: int) -> list[RRsetKey]:

@@ -27,9 +27,10 @@ re-signs the apex's DNSKEY, CDS and CDNSKEY RRsets only. Other changes that touc
 denial record (a new SOA TTL or minimum, which is the NSEC/NSEC3 TTL, other signing options)
 also fall back to full signing.
 
-The step never reads the whole zone in Python; what grows with the zone is C-level copying of
-lists (the new version's name lists, as :func:`signwire.zones.diff.apply` builds them, and the
-re-sign schedule's entries).
+The step never reads the whole zone: versions and the re-sign schedule are chunked maps
+(:class:`~signwire.zones.version.ChunkedMap`), so the new version and the new schedule copy
+only the chunks the change touches. A cut that appears or vanishes costs in proportion to the
+names below it, which all change authority.
 """
 
 from __future__ import annotations

@@ -28,16 +28,19 @@ import dns.rrset
 import dns.tsig
 import dns.zone
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from conftest import FIXED_NOW, CliRunner
+from properties.strategies import ZoneCase
+from properties.strategies import zones as random_zones
 from signwire.errors import SignwireError
 from signwire.loading import xfr_in
 from signwire.publication import responder
 from signwire.publication.journal import Journal
 from signwire.publication.responder import Limits, ServedZone, respond, zone_map
 from signwire.zones.diff import Diff, apply, diff
+from signwire.zones.names import canonical_key
 from signwire.zones.version import ZoneVersion
 
 ORIGIN = dns.name.from_text("example.test.")
@@ -753,3 +756,106 @@ def test_fast_path_answers_as_dnspythons_reading_does(nsec_zone: ZoneVersion, wi
         mp.setattr(responder, "_quick_request", lambda *args: None)
         slow = respond(wire, PEER, zones, KEYS, FIXED_NOW, tcp=tcp)
     assert fast == slow
+
+
+# --- random signed zones: every answer validates, every denial proves ---------------------------
+
+RANDOM_DENIAL = {
+    "nsec": (),
+    "nsec3": ("--nsec3",),
+    "nsec3-optout": ("--nsec3", "--opt-out"),
+}
+
+
+@pytest.fixture(scope="module")
+def random_keys(signwire: CliRunner, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("random-keys")
+    sign(signwire, folder / "first")  # makes the keys once; the random zones reuse them
+    return folder / "first" / "keys"
+
+
+def _unsigned_allowed(r: dns.message.Message, rrset: dns.rrset.RRset, section: str) -> bool:
+    if section == "authority" and rrset.rdtype == dns.rdatatype.NS:
+        return not r.flags & dns.flags.AA  # a referral's NS is the child's, never signed
+    if section == "answer" and rrset.rdtype == dns.rdatatype.CNAME:
+        return any(x.rdtype == dns.rdatatype.DNAME for x in r.answer)  # synthesised
+    return False
+
+
+def _check_signed(r: dns.message.Message, keys: dict[dns.name.Name, dns.rrset.RRset]) -> None:
+    for section in ("answer", "authority"):
+        rrsets = getattr(r, section)
+        for rrset in rrsets:
+            if rrset.rdtype == dns.rdatatype.RRSIG:
+                continue
+            sigs = [s for s in rrsets if s.rdtype == dns.rdatatype.RRSIG
+                    and s.name == rrset.name and s.covers == rrset.rdtype]
+            if not sigs:
+                assert _unsigned_allowed(r, rrset, section), f"unsigned {section}: {rrset}"
+                continue
+            dns.dnssec.validate(rrset, sigs[0], keys, now=VALIDATE_AT)  # type: ignore[arg-type]
+
+
+def _nsec3_hash(name: dns.name.Name) -> str:
+    return dns.dnssec.nsec3_hash(name, None, 0, 1).lower()
+
+
+def _nsec3_proves(r: dns.message.Message, name: dns.name.Name, *, match: bool) -> bool:
+    h = _nsec3_hash(name)
+    for x in r.authority:
+        if x.rdtype != dns.rdatatype.NSEC3:
+            continue
+        owner = x.name.labels[0].decode().lower()
+        nxt = base64.b32hexencode(x[0].next).decode().lower().rstrip("=")
+        if match and owner == h:
+            return True
+        if not match and ((owner < h < nxt) or (nxt <= owner and (h > owner or h < nxt))):
+            return True
+    return False
+
+
+def _check_nxdomain(r: dns.message.Message, version: ZoneVersion, qname: dns.name.Name,
+                    denial: str) -> None:
+    encloser = qname.parent()
+    while not version.exists(canonical_key(encloser.to_wire())):
+        encloser = encloser.parent()
+    next_closer = dns.name.Name(qname.labels[-len(encloser.labels) - 1 :])
+    wildcard = dns.name.from_text("*", encloser)
+    if denial == "nsec":
+        nsecs = [x for x in r.authority if x.rdtype == dns.rdatatype.NSEC]
+        assert any(covers(x.name, x[0].next, qname) for x in nsecs), "qname not covered"
+        assert any(covers(x.name, x[0].next, wildcard) for x in nsecs), "wildcard not covered"
+    else:
+        assert _nsec3_proves(r, next_closer, match=False), "next closer not covered"
+        assert _nsec3_proves(r, wildcard, match=False), "wildcard not covered"
+        if denial == "nsec3":
+            assert _nsec3_proves(r, encloser, match=True), "closest encloser not matched"
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(zone=random_zones(max_subtrees=6), denial=st.sampled_from(sorted(RANDOM_DENIAL)),
+       data=st.data())
+def test_random_signed_zones_answer_with_valid_signatures_and_proofs(
+        signwire: CliRunner, tmp_path_factory: pytest.TempPathFactory, random_keys: Path,
+        zone: ZoneCase, denial: str, data: st.DataObject) -> None:
+    work = tmp_path_factory.mktemp("random-zone")
+    src = work / "z.zone"
+    src.write_text(zone.text)
+    result = signwire("sign", src, "--origin", zone.origin, "--keys", random_keys, "--now",
+                      str(FIXED_NOW), "-j", "1", "-q", *RANDOM_DENIAL[denial])
+    assert result.code == 0, result.err
+    version = version_of((work / "z.zone.signed").read_text())
+    zones_ = served(version)
+    keys = dnskeys(version)
+    owners = [dns.name.from_text(n) for n in zone.names]
+    asked = data.draw(st.lists(st.sampled_from(owners), min_size=1, max_size=6))
+    for owner in asked:
+        for qname in (owner, dns.name.from_text("zq9", owner)):
+            qtype = data.draw(st.sampled_from(["A", "TXT", "DS", "NS", "AAAA", "CNAME"]))
+            r = ask(zones_, qname.to_text(), qtype, tcp=True)
+            note(f"{qname} {qtype}: {r}")
+            assert r.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN)
+            _check_signed(r, keys)
+            if r.rcode() == dns.rcode.NXDOMAIN and not r.answer:
+                _check_nxdomain(r, version, qname, denial)

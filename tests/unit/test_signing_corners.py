@@ -310,11 +310,6 @@ def test_foreign_dnskey_of_another_algorithm_is_refused(
     assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sign_cmd._sign (not this work's code) maps a ZoneDataError from full.plan to exit 3;"
-    " it should be exit 1 like every other zone-data error",
-)
 def test_foreign_dnskey_exit_code_is_the_invalid_zone_code(
     signwire: CliRunner, tmp_path: Path
 ) -> None:

@@ -597,6 +597,11 @@ def _sign(
             file=sys.stderr,
         )
         return EXIT_FAILURE
+    except ZoneDataError as e:  # found while planning: a DNSKEY no key signs for, say
+        progress.finish()
+        _undo(args, pending, key_step, saved)
+        print(f"signwire sign: error: {e}", file=sys.stderr)
+        return EXIT_INVALID
     except (KeyStoreError, SigningError, StateError) as e:
         progress.finish()
         _undo(args, pending, key_step, saved)

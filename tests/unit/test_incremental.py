@@ -371,8 +371,12 @@ def test_refresh_re_signs_what_is_due_and_nothing_else() -> None:
     assert refresh(refreshed, KEYS, NSEC_OPTIONS, when)[1] is None
 
 
-def test_refresh_spreads_the_zone_over_time_and_no_signature_ever_lapses() -> None:
-    options = SigningOptions(validity=4 * DAY, jitter=DAY)  # refresh: a day before expiry
+@pytest.mark.parametrize("nsec3", [None, Nsec3Params(opt_out=True)], ids=["nsec", "nsec3"])
+def test_refresh_spreads_the_zone_over_time_and_no_signature_ever_lapses(
+    nsec3: Nsec3Params | None,
+) -> None:
+    # Refresh a day before expiry.
+    options = SigningOptions(nsec3=nsec3, validity=4 * DAY, jitter=DAY)
     zone = version(1, *(a(f"n{i}") for i in range(200)))
     signed = sign_full(zone, KEYS, options, NOW)
     rrsets = sum(1 for r in signed.version.records() if r[1] == RRSIG)
@@ -490,3 +494,19 @@ def test_under_the_default_policy_signatures_fall_due_refresh_before_they_expire
     assert refreshed.schedule.refresh == sig.refresh
     assert refreshed.version.serial == signed.version.serial + 1  # the policy's increment
     assert problems(refreshed.version, later) == []
+
+
+def test_schedule_updates_and_due_names() -> None:
+    from signwire.signing.schedule import Schedule, entry
+
+    schedule = Schedule.build(100, {b"a": 1_000, b"b": 1_100, b"c": 1_100})
+    assert schedule.next_due == 900
+    assert schedule.due_keys(899) == []
+    assert schedule.due_keys(1_000) == [b"a", b"b", b"c"]
+    moved = schedule.updated([entry(900, b"a")], [entry(2_000, b"a")])
+    assert moved.next_due == 1_000
+    assert moved.due_keys(1_000) == [b"b", b"c"]
+    assert schedule.next_due == 900  # a value: the old one is unchanged
+    assert schedule.updated([entry(900, b"a")], [entry(900, b"a")]) is schedule
+    with pytest.raises(ValueError, match="not there"):
+        schedule.updated([entry(901, b"a")], [])

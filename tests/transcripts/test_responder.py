@@ -832,6 +832,30 @@ def _check_nxdomain(r: dns.message.Message, version: ZoneVersion, qname: dns.nam
             assert _nsec3_proves(r, encloser, match=True), "closest encloser not matched"
 
 
+def _check_nodata(r: dns.message.Message, qname: dns.name.Name, qtype: str,
+                  denial: str) -> None:
+    """NODATA: the name's own NSEC/NSEC3 without the type (nor CNAME), or for an empty
+    non-terminal or a wildcard the proof that the name is not there as such."""
+    rdtype = dns.rdatatype.from_text(qtype)
+    for x in r.authority:
+        if x.rdtype not in (dns.rdatatype.NSEC, dns.rdatatype.NSEC3):
+            continue
+        types = {t for w in x[0].windows for t in _types(w)}
+        if x.rdtype == dns.rdatatype.NSEC:
+            if x.name == qname and rdtype not in types and dns.rdatatype.CNAME not in types:
+                return
+            if covers(x.name, x[0].next, qname):
+                return
+        elif x.name.labels[0].decode().lower() == _nsec3_hash(qname):
+            assert rdtype not in types and dns.rdatatype.CNAME not in types
+            return
+    if denial == "nsec3":
+        # A wildcard NODATA (RFC 5155 §7.2.5): the next closer name is covered.
+        assert any(x.rdtype == dns.rdatatype.NSEC3 for x in r.authority)
+        return
+    raise AssertionError(f"no NODATA proof for {qname} {qtype}")
+
+
 @settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(zone=random_zones(max_subtrees=6), denial=st.sampled_from(sorted(RANDOM_DENIAL)),
@@ -859,3 +883,6 @@ def test_random_signed_zones_answer_with_valid_signatures_and_proofs(
             _check_signed(r, keys)
             if r.rcode() == dns.rcode.NXDOMAIN and not r.answer:
                 _check_nxdomain(r, version, qname, denial)
+            elif (r.rcode() == dns.rcode.NOERROR and not r.answer and r.flags & dns.flags.AA
+                  and denial != "nsec3-optout"):
+                _check_nodata(r, qname, qtype, denial)

@@ -1,8 +1,11 @@
 """Independent verification of a signed zone: ``verify_zone`` and ``verify_contents``.
 
 This is the review before publishing (DESIGN.md): it shares no code with the signer's fast path
-(``signwire.signing``, ``signwire.zones.rdata``, ``signwire.loading``, ``signwire.keys``), reading
-and checking the zone with dnspython so that a bug in one cannot hide in the other.
+(``signwire.signing``, ``signwire.zones.rdata``, ``signwire.loading``, ``signwire.keys``), so that
+a bug in one cannot hide in the other. Files go through the lean path first
+(:mod:`signwire.verify.lean`), which vouches for a valid zone quickly or doubts; then the zone is
+read with dnspython (:mod:`signwire.verify.zone_reader`) and checked here, and the report says
+what is wrong.
 
 Checks, by RFC:
 

@@ -510,3 +510,28 @@ def test_schedule_updates_and_due_names() -> None:
     assert schedule.updated([entry(900, b"a")], [entry(900, b"a")]) is schedule
     with pytest.raises(ValueError, match="not there"):
         schedule.updated([entry(901, b"a")], [])
+
+
+def test_a_re_signed_zone_keeps_the_dropped_dnskey_ttl_through_the_steps(tmp_path: Path) -> None:
+    import base64
+
+    key_text = base64.b64encode(KSK.public_key).decode()
+    zone_file = tmp_path / "old.zone"
+    zone_file.write_text(textwrap.dedent(f"""\
+        $ORIGIN example.test.
+        $TTL 3600
+        @    SOA ns1 hostmaster 1 7200 3600 1209600 300
+        @    NS  ns1
+        @    7200 DNSKEY 257 3 15 {key_text}
+        ns1  A   192.0.2.53
+        """))
+    snapshot = build(read_zonefile(zone_file, ORIGIN), strip_dnssec=True)
+    signed = sign_full(snapshot, KEYS, NSEC_OPTIONS, NOW)
+    assert {ttl for ttl, _ in signed.version.rrset(ORIGIN, DNSKEY)} == {7200}
+    after = ZoneVersion.from_records(
+        ORIGIN, [soa(2) if r[1] == SOA else r for r in signed.unsigned.records()] + [a("new")]
+    )
+    stepped, _ = incremental(signed, diff(signed.unsigned, after), KEYS, signed.options, NOW)
+    assert_same(stepped, sign_full(after, KEYS, signed.options, NOW))
+    assert {ttl for ttl, _ in stepped.version.rrset(ORIGIN, DNSKEY)} == {7200}
+    assert stepped.signatures_made == 4  # new's A and NSEC, the apex's NSEC, the SOA

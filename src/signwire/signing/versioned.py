@@ -18,6 +18,7 @@ keys and options it was signed with, and the re-sign :class:`~signwire.signing.s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -193,7 +194,9 @@ def sign_full(
 ) -> Signed:
     """Sign a whole zone into a version.
 
-    A snapshot is taken over, as :func:`full.plan` takes it over: sign a snapshot once.
+    A snapshot is taken over, as :func:`full.plan` takes it over: sign a snapshot once. Go on
+    from the result with its own ``options`` (:attr:`Signed.options`): a snapshot that dropped
+    an old DNSKEY RRset puts that RRset's TTL there.
     ``refresh`` (seconds before expiration at which signatures are replaced) defaults to
     :func:`default_refresh`; ``signers`` are signing functions already loaded for the keys (a
     long-lived signer keeps them, an HSM session is not opened per step).
@@ -207,6 +210,10 @@ def sign_full(
         version = ZoneVersion.from_records(
             snapshot.origin, (r for _, _, recs in snapshot.names for r in recs)
         )
+    if options.dnskey_ttl is None and snapshot.stripped_dnskey_ttl is not None:
+        # The plan keeps the TTL of the DNSKEY RRset --strip-dnssec dropped; the version keeps
+        # no DNSKEY of the input, so the options carry it on to the next steps.
+        options = dataclasses.replace(options, dnskey_ttl=snapshot.stripped_dnskey_ttl)
     plan = full.plan(snapshot, keys, options, now, previous_serial=previous_serial)
     signer = RrsetSigner(plan.context, signers or load_signers(plan.context))
     records, earliest = sign_units(plan.units, signer)

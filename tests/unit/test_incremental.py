@@ -535,3 +535,11 @@ def test_a_re_signed_zone_keeps_the_dropped_dnskey_ttl_through_the_steps(tmp_pat
     assert_same(stepped, sign_full(after, KEYS, signed.options, NOW))
     assert {ttl for ttl, _ in stepped.version.rrset(ORIGIN, DNSKEY)} == {7200}
     assert stepped.signatures_made == 4  # new's A and NSEC, the apex's NSEC, the SOA
+
+
+def test_a_policy_ttl_ceiling_caps_changed_records_as_full_signing_does() -> None:
+    options = SigningOptions(max_ttl=600)
+    before = version(1, a("long", ttl=86400))
+    _, stepped, _ = step(before, version(2, a("long", 2, ttl=86400), a("new", ttl=7200)), options)
+    assert stepped.version.rrset(wire("long"), A) == [(600, bytes((192, 0, 2, 2)))]
+    assert stepped.version.rrset(wire("new"), A) == [(600, bytes((192, 0, 2, 1)))]

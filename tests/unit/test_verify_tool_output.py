@@ -19,6 +19,9 @@ import pytest
 from test_verify_support import NOW
 
 from signwire.cli import verify_cmd
+from signwire.verify.lean import lean_verdict
+from signwire.verify.lean_reader import read_lean
+from signwire.verify.zone_reader import load_zone_text
 
 ORIGIN = "example.test."
 DIGEST = "2bb183af5f22588179a53b0a98631fad1a292118ba2ed2a93b4f7c1e2f1b9c30"
@@ -140,6 +143,11 @@ def test_every_tools_output_verifies(work: Path, sign: object) -> None:
     code, out = _verify(path)
     assert code == 0, out
     assert " 0 errors, 0 warnings" in out
+    # and the lean path reads the file itself, without handing it to the full reader
+    text = load_zone_text(str(path))
+    verdict = lean_verdict(read_lean(text, ORIGIN), now=NOW, warn_horizon=7 * 86400,
+                           anchors=None, workers=1)
+    assert verdict.counts.rrsets_checked > 30
 
 
 def test_bind_writes_locators_without_leading_zeros(work: Path) -> None:

@@ -160,17 +160,27 @@ class _Reader:
             if depth == 0 and not special(line):
                 # The common line, as signers write it: "owner TTL IN TYPE RDATA".
                 w = line.split(None, 4)
-                if len(w) == 5 and w[2] == "IN" and w[1].isdigit() and line[0] not in " \t$":
-                    rdtype = types.get(w[3])
+                if len(w) < 4 or not w[1].isdigit() or line[0] in " \t$":
+                    rdtype = None
+                elif w[2] == "IN":
+                    rdtype = types.get(w[3]) if len(w) == 5 else None
+                else:
+                    # Knot leaves the class out: "owner TTL TYPE RDATA".
+                    rdtype = types.get(w[2])
                     if rdtype is not None:
-                        if w[0] is not last_word and w[0] != last_word:
-                            last_word = w[0]
-                            self._owner(self._name(last_word), here)
-                        if keep or rdtype in kept_types or self.owner == self.origin:
-                            self.records.append((rdtype, int(w[1]), w[4]))
-                        if not keep:
-                            self.node_types.add(rdtype)
-                        continue
+                        w = line.split(None, 3)
+                        w.insert(2, "IN")
+                        if len(w) != 5:
+                            rdtype = None
+                if rdtype is not None:
+                    if w[0] is not last_word and w[0] != last_word:
+                        last_word = w[0]
+                        self._owner(self._name(last_word), here)
+                    if keep or rdtype in kept_types or self.owner == self.origin:
+                        self.records.append((rdtype, int(w[1]), w[4]))
+                    if not keep:
+                        self.node_types.add(rdtype)
+                    continue
                 last_word = ""
                 self._record(line, line[:1] in (" ", "\t"), False, here)
                 continue

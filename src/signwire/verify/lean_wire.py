@@ -150,6 +150,8 @@ class Codec:
                 dns.exception.DNSException,
             ):
                 pass  # dnspython reads it again below and decides
+        if rdtype in _LOCATORS:
+            text = _pad_locator(text)
         try:
             rd = dns.rdata.from_text(
                 _IN, dns.rdatatype.RdataType.make(rdtype), text, self.origin_name, relativize=False
@@ -157,6 +159,17 @@ class Codec:
             return rd.to_digestable(self.origin_name)
         except Exception as e:
             raise Doubt(f"RDATA of type {rdtype}: {e}") from None
+
+
+# NID and L64 (RFC 6742): BIND drops leading zeros in each 16-bit group; dnspython wants four.
+_LOCATORS = frozenset({int(dns.rdatatype.NID), int(dns.rdatatype.L64)})
+
+
+def _pad_locator(text: str) -> str:
+    f = text.split()
+    if len(f) != 2 or f[1].count(":") != 3:
+        return text
+    return f"{f[0]} " + ":".join(g.zfill(4) for g in f[1].split(":"))
 
 
 def _a(c: Codec, f: list[str]) -> bytes:

@@ -61,7 +61,6 @@ import dns.rdatatype
 import dns.rrset
 import dns.tsig
 import dns.tsigkeyring
-import pytest
 
 from interop.verifiers import find_program, missing_programs, require_program
 
@@ -747,6 +746,9 @@ class Lab:
         """One validated answer per secondary."""
         return [verdict(r.resolve(name, rdtype), rdtype) for r in self.resolvers]
 
+    def pdns_answer(self, name: str, rdtype: str) -> dns.message.Message:
+        return ask(self.pdns.address, self.pdns.port, name, rdtype)
+
     def logs(self) -> str:
         return "\n".join(p.log_tail(25) for p in self.started)
 
@@ -756,9 +758,9 @@ class Lab:
                 peer.stop()
 
 
-@pytest.fixture
 def lab_factory(tmp_path: Path) -> Iterator[Callable[..., Lab]]:
-    """``lab_factory(**options) -> Lab``, not started; every lab is closed at teardown."""
+    """For a fixture: yields ``make(**options) -> Lab`` (not started); closes every lab made
+    when resumed, also after a failure."""
     labs: list[Lab] = []
 
     def make(**options: object) -> Lab:

@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dns.dnssec
+import dns.exception
 import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rrset
 import dns.tsig
 
 from signwire.config.model import Config, ZoneConfig
@@ -56,7 +63,7 @@ from signwire.signing import incremental as incr
 from signwire.signing import refresh as sigrefresh
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions, from_policy
-from signwire.signing.schedule import Schedule, earliest_expiration
+from signwire.signing.schedule import Schedule, covered, earliest_expiration
 from signwire.signing.versioned import Signed, sign_full, snapshot_of
 from signwire.storage import versions
 from signwire.storage.files import atomic_text, check_private_directory
@@ -65,6 +72,7 @@ from signwire.storage.state import StateStore
 from signwire.verify.zone_verifier import verify_text
 from signwire.zones import names, rdata
 from signwire.zones.diff import Diff, DiffError, apply, diff
+from signwire.zones.rrtypes import DNSKEY, NS, RRSIG, SOA
 from signwire.zones.version import ZoneVersion, decode_node
 
 log = logging.getLogger("signwire")
@@ -92,6 +100,63 @@ def verify_version(version: ZoneVersion, now: int) -> str | None:
     errors = report.errors
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(str(p) for p in errors[:3]) + more
+
+
+FULL_VERIFY_MAX_RECORDS = 20_000  # above this, incremental steps verify what they changed
+
+
+def verify_change(version: ZoneVersion, change: Diff, now: int) -> str | None:
+    """Why the new version must not be served, judging only what ``change`` touched: every
+    RRset it added to, removed from or re-signed, and the SOA, validated by dnspython against
+    the version's DNSKEY RRset. (The denial chain around a change is not checked here; a full
+    verification of each full signing and of small zones covers it.)"""
+    origin_wire = version.origin
+    origin = dns.name.from_wire(origin_wire, 0)[0]
+    keyset = dns.rdataset.Rdataset(dns.rdataclass.IN, dns.rdatatype.DNSKEY)
+    for _ttl, rd in version.rrset(origin_wire, DNSKEY):
+        keyset.add(dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.DNSKEY, rd, 0, len(rd)))
+    if not keyset:
+        return "no DNSKEY at the apex"
+    touched = {(names.lower(origin_wire), SOA)}
+    for owner, rdtype, _ttl, rd in (*change.added, *change.deleted):
+        touched.add((names.lower(owner), covered(rd) if rdtype == RRSIG else rdtype))
+    for owner, rdtype in sorted(touched):
+        node = version.node(owner)
+        if node is None:
+            continue  # the name is gone with all its records
+        rrs = [(ttl, rd) for t, ttl, rd in node if t == rdtype]
+        if not rrs:
+            continue  # the RRset is gone
+        sigs = [rd for t, _ttl, rd in node if t == RRSIG and covered(rd) == rdtype]
+        where = f"{names.to_text(owner)} {rdata.type_to_text(rdtype)}"
+        if not sigs:
+            if _below_cut(version, owner) or (rdtype == NS and owner != names.lower(origin_wire)):
+                continue  # a delegation's NS and glue are not signed
+            return f"{where}: no RRSIG"
+        name = dns.name.from_wire(owner, 0)[0]
+        rrset = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RdataType(rdtype))
+        for ttl, rd in rrs:
+            rrset.add(dns.rdata.from_wire(dns.rdataclass.IN, rrset.rdtype, rd, 0, len(rd)), ttl)
+        sigset = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG,
+                                 dns.rdatatype.RdataType(rdtype))
+        for rd in sigs:
+            sigset.add(dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RRSIG, rd, 0,
+                                           len(rd)), rrs[0][0])
+        try:
+            dns.dnssec.validate(rrset, sigset, {origin: keyset}, now=now)
+        except dns.exception.ValidationFailure as e:
+            return f"{where}: {e}"
+    return None
+
+
+def _below_cut(version: ZoneVersion, owner: bytes) -> bool:
+    apex = names.lower(version.origin)
+    name = names.lower(owner)
+    while name != apex and len(name) > len(apex):
+        if name != names.lower(owner) and version.rrset(name, NS):
+            return True
+        name = names.parent(name)
+    return False
 
 
 def keys_fingerprint(keys: SigningKeys) -> list[Any]:
@@ -122,6 +187,7 @@ class Candidate:
     signed: Signed
     diff: Diff | None
     key_step: manager.KeyStep
+    full: bool  # signed in full: verified in full
 
 
 @dataclass(slots=True)
@@ -147,6 +213,7 @@ class ZoneRuntime:
     pipeline_wake: int | None = None  # what the pipeline last asked for
     notify_answer: bool | None = None
     secondaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class Daemon:
@@ -375,7 +442,7 @@ class Daemon:
             return
         zr.input = version
         log.info("%s: %s from %s: serial %d, %d records", zr.config.name, kind, primary,
-                 version.serial, version.record_count)
+                 version.serial, version.record_count())
         self.dispatch(zr, pz.TransferResult(
             refresh.TransferDone(primary, version.serial, soa_timers(version))))
 
@@ -466,7 +533,7 @@ class Daemon:
             self.dispatch(zr, pz.SignDone(None, made.next_resign_at,
                                           key_step.plan.next_event_at))
             return
-        zr.candidate = Candidate(made, change, key_step)
+        zr.candidate = Candidate(made, change, key_step, mode is pz.SignMode.FULL)
         log.info("%s: signed serial %d (%s, %d signatures made) in %.3f s", zr.config.name,
                  made.version.serial, mode.value, made.signatures_made,
                  asyncio.get_running_loop().time() - started)
@@ -478,13 +545,20 @@ class Daemon:
         assert candidate is not None
         now = self.clock()
         started = asyncio.get_running_loop().time()
+        version, change = candidate.signed.version, candidate.diff
+        full = (change is None or candidate.full
+                or version.record_count() <= FULL_VERIFY_MAX_RECORDS)
         try:
-            problem = await asyncio.to_thread(verify_version, candidate.signed.version, now)
-        except SignwireError as e:
+            if full:
+                problem = await asyncio.to_thread(verify_version, version, now)
+            else:
+                assert change is not None
+                problem = await asyncio.to_thread(verify_change, version, change, now)
+        except (SignwireError, dns.exception.DNSException, ValueError) as e:
             problem = str(e)
-        log.info("%s: verified serial %d in %.3f s: %s", zr.config.name,
-                 candidate.signed.version.serial, asyncio.get_running_loop().time() - started,
-                 problem or "valid")
+        log.info("%s: verified serial %d (%s) in %.3f s: %s", zr.config.name,
+                 candidate.signed.version.serial, "whole zone" if full else "the change",
+                 asyncio.get_running_loop().time() - started, problem or "valid")
         self.dispatch(zr, pz.Verified(problem is None, problem or ""))
 
     def _publish(self, zr: ZoneRuntime, now: int) -> None:
@@ -504,13 +578,14 @@ class Daemon:
             zr.journal.clear()
         zr.signed, zr.served, zr.candidate = candidate.signed, version, None
         self._serve(zr)
-        if zr.config.output is not None:
-            try:
-                with atomic_text(zr.config.output) as f:
+        output = zr.config.output
+        if output is not None:
+
+            def write_output() -> None:
+                with atomic_text(output) as f:
                     f.write(zone_text(version))
-            except OSError as e:
-                log.error("%s: cannot write %s: %s", zr.config.name, zr.config.output,
-                          e.strerror or e)
+
+            self._spawn(self._write(zr, write_output))
 
     def _submit_ds(self, key_step: manager.KeyStep) -> None:
         try:
@@ -547,8 +622,18 @@ class Daemon:
                 "options": repr(zr.signed.options),
                 "input_from": zr.state.input_from,
             }
-            versions.save(state_dir, zr.config.name,
-                          versions.SavedZone(zr.signed.version, zr.signed.unsigned, meta))
+            saved = versions.SavedZone(zr.signed.version, zr.signed.unsigned, meta)
+            self._spawn(self._write(zr, lambda: versions.save(state_dir, zr.config.name, saved)))
+
+    async def _write(self, zr: ZoneRuntime, write: Callable[[], object]) -> None:
+        """Files of a zone (its saved version, its output) are written off the loop's thread,
+        one at a time and in order, so an older version never lands over a newer one."""
+        async with zr.write_lock:
+            try:
+                await asyncio.to_thread(write)
+            except OSError as e:
+                log.error("%s: cannot write %s: %s", zr.config.name, e.filename or "a file",
+                          e.strerror or e)
 
     # --- NOTIFY ------------------------------------------------------------------------
 

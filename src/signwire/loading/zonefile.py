@@ -23,6 +23,8 @@ a warning (:attr:`ParsedZone.warnings`): a TTL of 2^31 or more, which RFC 2181 �
 treat as 0 and BIND sets to 0 (so does this reader); an NS record at a wildcard owner
 (``*.x NS``). BIND refuses the latter ("invalid NS owner name (wildcard)"); signwire signs it
 as the delegation it is (RFC 4592 §4.2 discourages it but does not forbid it) and says so.
+An RRset too big for any DNS message is warned about too (:mod:`signwire.zones.rrset_size`:
+the reader measures those that hold a record over 16,000 octets, the snapshot the others).
 
 TTL of a record written without one: ``$TTL`` if set (``default_ttl`` acts as a ``$TTL`` at
 the top of the file), else the last TTL written in the file (RFC 1035 §5.1). When neither

@@ -37,6 +37,7 @@ class FakePrimary:
         self.udp.settimeout(0.2)
         self.tcp.settimeout(0.2)
         self.queries: list[str] = []  # "SOA", "AXFR", "IXFR", "REFUSED"
+        self.inject: list[dns.rrset.RRset] = []  # sent in transfers as they are (bad data)
         self._stop = False
         self.threads = [threading.Thread(target=self._serve_udp, daemon=True),
                         threading.Thread(target=self._serve_tcp, daemon=True)]
@@ -117,6 +118,7 @@ class FakePrimary:
                                 rrset = dns.rrset.RRset(name, rds.rdclass, rds.rdtype)
                                 rrset.update(rds)
                                 response.answer.append(rrset)
+                        response.answer.extend(self.inject)
                         response.answer.append(soa)
                 out = response.to_wire()
                 conn.sendall(struct.pack("!H", len(out)) + out)

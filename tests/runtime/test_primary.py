@@ -15,6 +15,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import dns.tsigkeyring
 import pytest
 from tests.runtime.fake_primary import FakePrimary
@@ -159,4 +160,20 @@ def test_primary_gone_past_expire_zone_stays_served_and_stale(
                                                                      "signwire.toml")],
         capture_output=True, text=True, timeout=30)
     assert "STALE" in status.stdout and "serving: yes" in status.stdout, status.stdout
+    assert proc.poll() is None
+
+
+def test_broken_transfer_rejected_old_version_still_served(signer: Running) -> None:
+    port, primary, proc, log = signer
+    assert wait_until(lambda: ask(port, ZONE, "SOA").answer), log.read_text()
+    served = ask(port, ZONE, "SOA").answer[0][0].serial
+    # A record outside the zone in the transfer: refused, whatever the primary says.
+    primary.set_zone(TEXT.format(serial=12, extra="new IN A 192.0.2.12"))
+    primary.inject = [dns.rrset.from_text("evil.example.org.", 300, "IN", "A", "192.0.2.66")]
+    assert primary.notify(port) == dns.rcode.NOERROR
+    assert wait_until(lambda: "rejected (ours" in log.read_text()), log.read_text()
+    rejected = next(line for line in log.read_text().splitlines() if "rejected (ours" in line)
+    assert "127.0.0.1" in rejected and "evil.example.org" in rejected and "12" in rejected
+    assert ask(port, ZONE, "SOA").answer[0][0].serial == served
+    assert ask(port, "www." + ZONE, "A").answer[0][0].address == "192.0.2.80"
     assert proc.poll() is None

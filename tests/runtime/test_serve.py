@@ -271,6 +271,9 @@ def test_reload_changed_file_gives_ixfr_and_notify(
     assert status.returncode == 0, status.stderr
     (zone,) = json.loads(status.stdout)["zones"]
     assert zone["served_serial"] == after and zone["serving"] is True
+    seen = zone["secondaries"][ADDRESS]
+    assert seen["last_transfer"] == "IXFR" and seen["notified_serial"] == after
+    assert seen["octets"] < 3000, "the IXFR of a one-name change is small"
     assert SECRET not in status.stdout
     listing = daemon.signwire("zone", "list")
     assert f"{ZONE}\tserial {after}" in listing.stdout

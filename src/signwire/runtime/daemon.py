@@ -643,16 +643,16 @@ class Daemon:
             self._spawn(self.notifier.send(send.secondary, send.wire))
         for report in actions.reports:
             if isinstance(report, Answered):
-                zr.secondaries[str(report.secondary)] = {
-                    "notified_serial": report.serial, "rcode": report.rcode,
-                    "attempts": report.attempts}
+                zr.secondaries.setdefault(report.secondary.address, {}).update(
+                    notified_serial=report.serial, notify_rcode=report.rcode,
+                    notify_sends=report.attempts, notify_gave_up=False)
                 level = logging.INFO if report.rcode == 0 else logging.WARNING
                 log.log(level, "%s: NOTIFY serial %d answered by %s (rcode %d, %d sends)",
                         zr.config.name, report.serial, report.secondary, report.rcode,
                         report.attempts)
             elif isinstance(report, GaveUp):
-                zr.secondaries[str(report.secondary)] = {
-                    "notified_serial": report.serial, "gave_up": True}
+                zr.secondaries.setdefault(report.secondary.address, {}).update(
+                    notified_serial=report.serial, notify_gave_up=True)
                 log.error("%s: NOTIFY serial %d: no answer from %s after %d sends",
                           zr.config.name, report.serial, report.secondary, report.attempts)
             elif isinstance(report, Ignored):
@@ -689,7 +689,31 @@ class Daemon:
     def handle_message(self, wire: bytes, peer: str, tcp: bool) -> list[bytes]:
         if len(wire) >= 4 and (wire[2] >> 3) & 0xF == _OPCODE_NOTIFY and not wire[2] & 0x80:
             return self._notify_in(wire, peer)
-        return respond(wire, peer, self.served, self.keyring, self.clock(), tcp=tcp)
+        now = self.clock()
+        answers = respond(wire, peer, self.served, self.keyring, now, tcp=tcp)
+        if tcp and answers:
+            self._note_transfer(wire, peer, answers, now)
+        return answers
+
+    def _note_transfer(self, wire: bytes, peer: str, answers: list[bytes], now: int) -> None:
+        """Remember each secondary's last transfer for the status (TCP only: transfers are
+        rare there, so reading the question again costs nothing that matters)."""
+        try:
+            end = rdata.name_end(wire, 12)
+            qname, qtype = wire[12:end], int.from_bytes(wire[end:end + 2], "big")
+        except IndexError:
+            return
+        if qtype not in (251, 252) or len(answers[0]) < 4 or answers[0][3] & 0x0F:
+            return  # not a transfer, or refused (REFUSED, NOTAUTH)
+        zr = self.zones.get(names.to_text(names.lower(qname)))
+        if zr is None or zr.served is None:
+            return
+        kind = "AXFR" if qtype == 252 else "IXFR"
+        info = zr.secondaries.setdefault(peer, {})
+        info.update(last_transfer=kind, at=now, serial=zr.served.serial,
+                    messages=len(answers), octets=sum(len(a) for a in answers))
+        log.info("%s: %s of serial %d to %s: %d messages, %d octets", zr.config.name, kind,
+                 zr.served.serial, peer, len(answers), info["octets"])
 
     # --- control -----------------------------------------------------------------------
 

@@ -52,7 +52,6 @@ from signwire.verify.lean_wire import (
     sig_time,
 )
 from signwire.verify.report import Counts
-from signwire.verify.signatures import seconds_until, time_before
 from signwire.verify.workers import split_work
 
 NS = int(dns.rdatatype.NS)
@@ -441,6 +440,7 @@ def check_rrset(
     good: list[tuple[int, int]] = []
     tail: bytes | None = None
     seen_sigs: set[bytes] = set()
+    origin = codec.origin
     for rttl, text in rrsigs:
         f = text.split()
         if len(f) < 9 or rttl != ttl:
@@ -451,28 +451,28 @@ def check_rrset(
             signature = base64.b64decode(f[8] if len(f) == 9 else "".join(f[8:]), validate=True)
         except (ValueError, binascii.Error):
             raise Doubt(f"{owner}: RRSIG unreadable") from None
-        if f[7] != codec.origin and codec.absolute(f[7].lower()) != codec.origin:
+        if f[7] != origin and codec.absolute(f[7].lower()) != origin:
             raise Doubt(f"{owner}: RRSIG signer is not the zone")
         if sig_labels != labels or original_ttl != ttl:
             raise Doubt(f"{owner}: RRSIG Labels or Original TTL")
-        if (
-            time_before(expiration, inception)
-            or time_before(now, inception)
-            or time_before(expiration, now)
-            or seconds_until(expiration, now) < warn_horizon
-        ):
+        # RFC 4034 §3.1.5 serial arithmetic: inception <= now <= expiration, the whole period
+        # under 2^31 seconds, and not within the warning horizon of the expiration. (Equal to
+        # 2^31 is undefined in RFC 1982: doubted, and the full check decides.)
+        since = (now - inception) & 0xFFFFFFFF
+        left = (expiration - now) & 0xFFFFFFFF
+        if since + left >= 0x80000000 or left < warn_horizon:
             raise Doubt(f"{owner}: RRSIG validity period")
-        if signature in seen_sigs:
-            raise Doubt(f"{owner}: duplicate RRSIG")
-        seen_sigs.add(signature)
+        if len(rrsigs) > 1:
+            if signature in seen_sigs:
+                raise Doubt(f"{owner}: duplicate RRSIG")
+            seen_sigs.add(signature)
         verifiers = keys.by_tag.get((algorithm, key))
         if verifiers is None:
             raise Doubt(f"{owner}: RRSIG by a key not in the DNSKEY RRset")
         if tail is None:
             tail = _rrset_wire(codec, owner_wire, rdtype, original_ttl, rdatas)
         data = (
-            struct.pack(
-                "!HBBIIIH",
+            _RRSIG_HEAD(
                 rdtype,
                 algorithm,
                 sig_labels,
@@ -484,7 +484,11 @@ def check_rrset(
             + codec.origin_wire
             + tail
         )
-        if not any(verify(signature, data) for verify in verifiers):
+        if len(verifiers) == 1:
+            valid = verifiers[0](signature, data)
+        else:
+            valid = any(verify(signature, data) for verify in verifiers)
+        if not valid:
             raise Doubt(f"{owner}: RRSIG does not verify")
         good.append((algorithm, key))
     if len(keys.algorithms) > 1 or len(good) > 1:
@@ -495,6 +499,7 @@ def check_rrset(
     return good
 
 
+_RRSIG_HEAD = struct.Struct("!HBBIIIH").pack
 _WORDS: dict[int, frozenset[str]] = {}
 
 

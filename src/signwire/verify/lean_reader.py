@@ -157,7 +157,10 @@ class _Reader:
         for line in lines:
             here = pos
             pos += len(line) + 1
-            if depth == 0 and not special(line):
+            if depth == 0 and not (
+                # Five scans in C beat one regular expression on lines that have none.
+                ";" in line or "(" in line or '"' in line or "\\" in line or ")" in line
+            ):
                 # The common line, as signers write it: "owner TTL IN TYPE RDATA".
                 w = line.split(None, 4)
                 if len(w) < 4 or not w[1].isdigit() or line[0] in " \t$":

@@ -673,7 +673,8 @@ class Daemon:
         try:
             notify = read_notify(wire, self.keyring, now)
         except NotifyError as e:
-            log.warning("NOTIFY from %s dropped: %s", peer, e)
+            # Debug only: junk must not be able to flood the log.
+            log.debug("NOTIFY from %s dropped: %s", peer, e)
             return []
         zr = self.zones.get(notify.zone)
         if zr is None:
@@ -701,11 +702,12 @@ class Daemon:
         try:
             end = rdata.name_end(wire, 12)
             qname, qtype = wire[12:end], int.from_bytes(wire[end:end + 2], "big")
-        except IndexError:
+            zone_name = names.to_text(names.lower(qname))
+        except (IndexError, ValueError):
             return
         if qtype not in (251, 252) or len(answers[0]) < 4 or answers[0][3] & 0x0F:
             return  # not a transfer, or refused (REFUSED, NOTAUTH)
-        zr = self.zones.get(names.to_text(names.lower(qname)))
+        zr = self.zones.get(zone_name)
         if zr is None or zr.served is None:
             return
         kind = "AXFR" if qtype == 252 else "IXFR"

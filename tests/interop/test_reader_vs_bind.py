@@ -28,7 +28,8 @@ Where signwire and BIND differ on purpose, the rule and its test:
   makes at most 2^24 records: tests/unit/test_zonefile_bind_rules.py.
 * BIND's dump leaves out an NSEC3 record at the apex, where none belongs (it keeps NSEC3
   records in a tree of their own and does not print its top); the generator puts NSEC3
-  records below the apex.
+  records below the apex. BIND also refuses a CDS or CDNSKEY at the apex that matches no
+  DNSKEY there, which is no question of reading: the generator keeps those below the apex too.
 * ``$INCLUDE``'s path is relative to the including file's folder; BIND's is relative to its
   working directory. The test runs BIND in the zone's folder, where the two agree.
 
@@ -338,7 +339,7 @@ class Gen:
         elif rdtype == "NS":  # never at a wildcard: BIND refuses that (documented above)
             owner = self.owner(wildcard=False)
             text = self.rdata_text(rdtype)
-        elif rdtype == "NSEC3":  # BIND's dump leaves out an NSEC3 at the apex
+        elif rdtype in ("NSEC3", "CDS", "CDNSKEY"):  # kept off the apex, see the docstring
             owner = self.fresh("hash")
             text = self.rdata_text(rdtype)
         else:
@@ -525,3 +526,11 @@ def test_types_dnspython_cannot_spell_are_read_in_generic_form(
 )
 def test_ttl_of_a_zone_without_dollar_ttl(tmp_path: Path, zone: str) -> None:
     assert_same_reading(tmp_path, {"zone.db": zone})
+
+
+@pytest.mark.parametrize("line", BROKEN)
+def test_broken_lines_are_refused_by_both(tmp_path: Path, line: str) -> None:
+    (tmp_path / "zone.db").write_text(HEAD + line + "\n")
+    assert not bind_reads(tmp_path, "zone.db").ok
+    ours, _ = signwire_reads(tmp_path, "zone.db")
+    assert not ours.ok and ours.message.startswith(f"{tmp_path / 'zone.db'}:5: ")

@@ -322,6 +322,13 @@ class PowerDnsPrimary(Peer):
             conn.execute(statement, params)
             conn.commit()
 
+    def domain_id(self, zone: str) -> int:
+        with contextlib.closing(sqlite3.connect(self.db)) as conn:
+            row = conn.execute("SELECT id FROM domains WHERE name = ?",
+                               (zone.rstrip("."),)).fetchone()
+        assert row is not None, f"{zone} is not in PowerDNS's database"
+        return int(row[0])
+
     def notify(self, zone: str) -> None:
         """NOTIFY now, to the zone's ALSO-NOTIFY addresses."""
         done = subprocess.run(
@@ -690,15 +697,26 @@ ns.sub A    192.0.2.53
 {extra}"""
 
 
+def add_secondary(lab: Lab, key: TsigKey) -> BindSecondary:
+    """One more BIND secondary of the lab's signwire, transfers signed with ``key``, started."""
+    s = BindSecondary(lab.root / f"bind{len(lab.started) + 1}", ZONE,
+                      (lab.signwire.address, lab.signwire.port), key)
+    lab.run(s, s.start)
+    return s
+
+
 class Lab:
     """PowerDNS → signwire → two BIND secondaries → one Unbound per secondary (so that each
     secondary is validated on its own). Everything started is stopped by :meth:`close`."""
 
     def __init__(self, root: Path, *, timers: tuple[int, int, int] = (3600, 600, 1209600),
                  min_timers: tuple[int, int, int] | None = None, also_notify: bool = True,
-                 serial: int = 2026120201) -> None:
+                 serial: int = 2026120201, primary: tuple[str, int] | None = None,
+                 key: TsigKey | None = None) -> None:
+        """``primary``: signwire's primary is that (address, port), not PowerDNS, which is then
+        left unstarted (for data PowerDNS will not serve)."""
         self.root = root
-        self.key = TsigKey.make()
+        self.key = key if key is not None else TsigKey.make()
         self.started: list[Peer] = []
         self.pdns = PowerDnsPrimary(root / "pdns", NET + ".11", self.key)
         # Ports are fixed before anything starts, so each configuration can name the others.
@@ -708,8 +726,10 @@ class Lab:
             BindSecondary(root / f"bind{i}", ZONE, (signwire_address, signwire_port), self.key)
             for i in (1, 2)
         ]
+        self.use_pdns = primary is None
         self.signwire = Signwire(
-            root / "signwire", signwire_address, ZONE, (self.pdns.address, self.pdns.port),
+            root / "signwire", signwire_address, ZONE,
+            primary if primary is not None else (self.pdns.address, self.pdns.port),
             self.key, [(s.address, s.port) for s in self.secondaries], min_timers=min_timers,
             port=signwire_port,
         )
@@ -726,8 +746,9 @@ class Lab:
 
     def start(self) -> int:
         """Start the chain; the serial both secondaries serve (and validate) first."""
-        self.run(self.pdns, self.pdns.start)
-        self.pdns.wait_ready(ZONE)
+        if self.use_pdns:
+            self.run(self.pdns, self.pdns.start)
+            self.pdns.wait_ready(ZONE)
         for s in self.secondaries:
             self.run(s, s.start)
         self.run(self.signwire, self.signwire.start)
@@ -796,8 +817,8 @@ def send_notify(to: tuple[str, int], zone: str, serial: int, *, source: str,
                 key: TsigKey | None) -> dns.message.Message | None:
     """A NOTIFY from ``source`` (signed with ``key`` when given); the answer, or None."""
     msg = dns.message.make_query(zone, dns.rdatatype.SOA)
+    msg.flags = dns.flags.AA  # before the opcode: both live in the flags word
     msg.set_opcode(dns.opcode.NOTIFY)
-    msg.flags = dns.flags.AA
     msg.answer.append(dns.rrset.from_text(zone, 5, "IN", "SOA",
                                           f"ns1.{zone} h.{zone} {serial} 1 1 1 1"))
     if key is not None:
@@ -807,5 +828,5 @@ def send_notify(to: tuple[str, int], zone: str, serial: int, *, source: str,
                              ignore_unexpected=True)
     except dns.exception.Timeout:
         return None
-    except dns.message.UnknownTSIGKey:
-        return None
+    except (dns.message.UnknownTSIGKey, dns.tsig.PeerError):
+        return None  # answered with a TSIG error we cannot verify: not accepted

@@ -10,10 +10,22 @@ by ``signwire sign`` straight to a BIND secondary, validated by Unbound.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dns.flags
+import dns.message
+import dns.opcode
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+import dns.tsig
+import dns.zone
 import pytest
 
 from interop.peers import (
@@ -24,8 +36,11 @@ from interop.peers import (
     PowerDnsPrimary,
     TsigKey,
     UnboundResolver,
+    add_secondary,
+    free_port,
     lab_factory,
     missing,
+    send_notify,
     sign_offline,
     verdict,
     wait_for,
@@ -148,3 +163,344 @@ def test_change_at_the_primary_reaches_both_secondaries_signed_by_ixfr(
         kinds = [t.kind for t in s.transfers()]
         assert kinds[0] == "AXFR" and set(kinds[1:]) == {"IXFR"}, f"{kinds}\n{s.log_tail()}"
         assert len(kinds) >= 2
+
+
+def change_without_notify(lab: Lab, name: str, address: str) -> int:
+    """A change committed at PowerDNS with no NOTIFY sent; its new serial."""
+    lab.pdns.set_rrset(ZONE, name, "A", 5, address)
+    return lab.pdns.increase_serial(ZONE)
+
+
+def still_the_same(lab: Lab, serial: int, seconds: float) -> None:
+    """For ``seconds``, signwire and both secondaries keep serving ``serial``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert lab.signwire.serial() == serial, lab.signwire.log_tail()
+        assert [s.serial() for s in lab.secondaries] == [serial, serial]
+        time.sleep(0.25)
+
+
+EXPIRE = 20  # the primary's SOA expire in the expiry scenarios (seconds)
+SHORT = (2, 1, EXPIRE)  # refresh, retry, expire
+
+
+def test_no_notify_for_longer_than_expire_keeps_validating(labs: LabFactory) -> None:
+    """PowerDNS sends no NOTIFY at all (no ALSO-NOTIFY); signwire's refresh timer alone keeps
+    the zone and brings a change in; past the SOA expire the zone still validates at both
+    secondaries and is not stale."""
+    lab = labs(timers=SHORT, min_timers=(1, 1, 1), also_notify=False)
+    t0 = time.monotonic()
+    lab.start()
+    time.sleep(3)
+    change_without_notify(lab, "quiet", "192.0.2.77")
+    remaining = EXPIRE + 5 - (time.monotonic() - t0)
+    if remaining > 0:
+        time.sleep(remaining)
+    secure_everywhere(lab, "quiet." + ZONE, "A", {"192.0.2.77"})
+    secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
+    status = lab.signwire.status()
+    assert "stale" not in status.lower() and "serving: yes" in status, status
+
+
+def test_primary_stopped_past_expire_keeps_validating_and_says_stale(
+    labs: LabFactory,
+) -> None:
+    lab = labs(timers=SHORT, min_timers=(1, 1, 1))
+    serial = lab.start()
+    stopped = time.monotonic()
+    lab.pdns.stop()
+
+    def says_stale() -> str | None:
+        status = lab.signwire.status()
+        return status if "stale" in status.lower() else None
+
+    status = wait_for(says_stale, EXPIRE + 20, "signwire status saying stale", lab.logs,
+                      interval=1.0)
+    assert time.monotonic() - stopped >= EXPIRE - 2, "stale before the expire time"
+    assert "serving: yes" in status, status
+    time.sleep(max(0.0, EXPIRE + 5 - (time.monotonic() - stopped)))
+    assert [s.serial() for s in lab.secondaries] == [serial, serial]
+    secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
+    for i, v in enumerate(lab.verdicts("nothere." + ZONE, "A"), 1):
+        assert v.rcode == "NXDOMAIN" and v.ad, f"secondary {i}: {v}"
+    assert lab.signwire.serial() == serial and lab.signwire.running
+
+
+def test_tsig_wrong_key_gets_nothing_and_is_refused(labs: LabFactory) -> None:
+    lab = labs()
+    serial = lab.start()
+    wrong = TsigKey.make(lab.key.name)  # the same name, another secret
+
+    # A secondary with the wrong secret gets no zone, and says why.
+    intruder = add_secondary(lab, wrong)
+    wait_for(lambda: "tsig indicates error" in intruder.log_text(), 20,
+             "the wrong-key secondary reporting a TSIG failure", intruder.log_tail)
+    assert intruder.serial() is None, intruder.log_tail()
+    assert not any(t for t in intruder.transfers()), intruder.log_tail()
+    # An AXFR signed with the wrong secret is refused (NOTAUTH, TSIG error BADSIG).
+    q = dns.message.make_query(ZONE, "AXFR")
+    q.use_tsig(wrong.keyring(), keyname=wrong.name)
+    with pytest.raises(dns.tsig.PeerBadSignature):
+        dns.query.tcp(q, lab.signwire.address, port=lab.signwire.port, timeout=5)
+
+    # A NOTIFY from the primary's own address with the wrong secret does not start a refresh:
+    # the change waits (refresh is an hour) until the real, signed NOTIFY comes.
+    new = change_without_notify(lab, "keyed", "192.0.2.66")
+    answer = send_notify((lab.signwire.address, lab.signwire.port), ZONE, new,
+                         source=lab.pdns.address, key=wrong)
+    assert answer is None or answer.rcode() != dns.rcode.NOERROR, answer
+    still_the_same(lab, serial, 4)
+    lab.pdns.notify(ZONE)
+    secure_within(lab, "keyed." + ZONE, "A", {"192.0.2.66"})
+    assert "refused: TSIG check failed" in lab.signwire.log_text(), lab.signwire.log_tail()
+
+
+def test_transfer_answered_with_another_key_is_refused(labs: LabFactory) -> None:
+    """PowerDNS gets another secret under the same key name: its NOTIFY and its answers no
+    longer verify; signwire keeps the old version, and both secondaries validate it."""
+    lab = labs(timers=(3, 1, 1209600), min_timers=(1, 1, 1))
+    serial = lab.start()
+    other = TsigKey.make(lab.key.name)
+    lab.pdns.util("import-tsig-key", other.bare, other.algorithm, other.secret)
+    change_without_notify(lab, "forged", "192.0.2.13")
+    lab.pdns.notify(ZONE)
+    still_the_same(lab, serial, 8)  # NOTIFY refused and two refresh periods without a change
+    secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
+    for v in lab.verdicts("forged." + ZONE, "A"):
+        assert v.rcode == "NXDOMAIN" and v.ad, v
+
+
+def test_notify_from_an_unlisted_address_is_ignored(labs: LabFactory) -> None:
+    lab = labs()
+    serial = lab.start()
+    new = change_without_notify(lab, "stranger", "192.0.2.55")
+    # Signed with the right key, but from an address that is not the primary.
+    answer = send_notify((lab.signwire.address, lab.signwire.port), ZONE, new,
+                         source=NET + ".99", key=lab.key)
+    assert answer is not None and answer.rcode() == dns.rcode.REFUSED, answer
+    still_the_same(lab, serial, 4)
+    lab.pdns.notify(ZONE)
+    secure_within(lab, "stranger." + ZONE, "A", {"192.0.2.55"})
+    assert "refused: not a configured primary" in lab.signwire.log_text()
+
+
+def secure_within(lab: Lab, name: str, rdtype: str, rdata: set[str], timeout: float = 30) -> None:
+    wait_for(lambda: all(v.secure and v.rdata == rdata for v in lab.verdicts(name, rdtype)),
+             timeout, f"{name} {rdtype} {sorted(rdata)} validated at both secondaries", lab.logs,
+             interval=0.2)
+
+
+def rejected_count(lab: Lab) -> int:
+    return lab.signwire.log_text().count("rejected")
+
+
+def test_broken_transfers_from_powerdns_are_refused_old_version_served(
+    labs: LabFactory,
+) -> None:
+    """Data PowerDNS serves but a zone may not hold, put in behind pdnsutil's back: a CNAME
+    beside other data, then an apex without NS. Each version is refused, the last good one
+    stays served and validating at both secondaries; a repaired zone goes through again."""
+    lab = labs()
+    serial = lab.start()
+    domain_id = lab.pdns.domain_id(ZONE)
+    broken = [
+        ("CNAME beside other data",
+         "INSERT INTO records (domain_id, name, type, content, ttl, prio, disabled, auth) "
+         "VALUES (?, 'www.example.test', 'CNAME', 'mail.example.test', 5, 0, 0, 1)",
+         "DELETE FROM records WHERE domain_id = ? AND name = 'www.example.test' "
+         "AND type = 'CNAME'"),
+        ("no NS at the apex",
+         "UPDATE records SET disabled = 1 WHERE domain_id = ? AND name = 'example.test' "
+         "AND type = 'NS'",
+         "UPDATE records SET disabled = 0 WHERE domain_id = ? AND name = 'example.test' "
+         "AND type = 'NS'"),
+    ]
+    for what, breaking, repair in broken:
+        before = rejected_count(lab)
+        lab.pdns.sql(breaking, domain_id)
+        lab.pdns.increase_serial(ZONE)
+        lab.pdns.notify(ZONE)
+        wait_for(lambda before=before: rejected_count(lab) > before, 20,
+                 f"signwire rejecting the version with {what}", lab.signwire.log_tail)
+        still_the_same(lab, serial, 2)
+        secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
+        lab.pdns.sql(repair, domain_id)
+    lab.pdns.set_rrset(ZONE, "fixed", "A", 5, "192.0.2.44")
+    lab.pdns.increase_serial(ZONE)
+    lab.pdns.notify(ZONE)
+    secure_within(lab, "fixed." + ZONE, "A", {"192.0.2.44"})
+
+
+def test_sigkill_then_restart_secondaries_keep_serving_signwire_answers_at_once(
+    labs: LabFactory,
+) -> None:
+    lab = labs()
+    serial = lab.start()
+    lab.signwire.kill()
+    # The secondaries do not depend on signwire being up.
+    secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
+    took = lab.signwire.start()
+    print(f"\nrestart after SIGKILL -> SOA answered: {took:.2f} s")
+    assert lab.signwire.serial() == serial
+    assert took < 10, f"{took:.1f} s before the restarted signwire answered"
+    log = lab.signwire.log_text()
+    assert f"restored signed serial {serial}" in log, lab.signwire.log_tail()
+    # Work goes on from the restored version: the next change arrives and validates.
+    lab.pdns.set_rrset(ZONE, "after", "A", 5, "192.0.2.33")
+    lab.pdns.increase_serial(ZONE)
+    lab.pdns.notify(ZONE)
+    secure_within(lab, "after." + ZONE, "A", {"192.0.2.33"})
+    for s in lab.secondaries:
+        assert s.transfers()[-1].kind == "IXFR", s.log_tail()
+
+
+class FakePrimary:
+    """A primary for what PowerDNS will not serve (it leaves names outside the zone out of its
+    AXFR, and never cuts a transfer short): SOA over UDP, AXFR/IXFR over TCP answered with the
+    whole list of RRsets as one AXFR message, TSIG checked and signed with ``key``.
+    ``truncated``: the stream stops before the closing SOA."""
+
+    def __init__(self, address: str, key: TsigKey) -> None:
+        self.address = address
+        self.key = key
+        self.keyring = key.keyring()
+        self.port = free_port(address)
+        self.rrsets: list[dns.rrset.RRset] = []
+        self.truncated = False
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((address, self.port))
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((address, self.port))
+        self.tcp.listen(4)
+        self.udp.settimeout(0.2)
+        self.tcp.settimeout(0.2)
+        self._stop = threading.Event()
+        self.threads = [threading.Thread(target=self._serve_udp, daemon=True),
+                        threading.Thread(target=self._serve_tcp, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def serve(self, text: str, *, outside: str = "", truncated: bool = False) -> int:
+        """Serve zone ``text`` (plus ``outside``: records for names outside the zone, which a
+        zone object cannot hold); the serial."""
+        zone = dns.zone.from_text(text, ZONE, relativize=False)
+        rrsets = [rrset for rrset in zone.iterate_rdatasets() for rrset in [
+            dns.rrset.from_rdata_list(rrset[0], rrset[1].ttl, list(rrset[1]))]]
+        for line in outside.splitlines():
+            name, ttl, rdtype, rdata = line.split(maxsplit=3)
+            rrsets.append(dns.rrset.from_text(name, int(ttl), "IN", rdtype, rdata))
+        soa = next(r for r in rrsets if r.rdtype == dns.rdatatype.SOA)
+        self.rrsets = [soa] + [r for r in rrsets if r is not soa]
+        self.truncated = truncated
+        return int(soa[0].serial)
+
+    def _read(self, wire: bytes) -> dns.message.Message | None:
+        try:
+            query = dns.message.from_wire(wire, keyring=self.keyring)
+        except Exception:  # a bad or missing key: no answer, as a strict primary would
+            return None
+        return query if query.had_tsig else None
+
+    def _serve_udp(self) -> None:
+        while not self._stop.is_set():
+            try:
+                wire, peer = self.udp.recvfrom(65535)
+            except (TimeoutError, OSError):
+                continue
+            query = self._read(wire)
+            if query is None or query.opcode() != dns.opcode.QUERY:
+                continue
+            response = dns.message.make_response(query)
+            response.flags |= dns.flags.AA
+            if query.question[0].rdtype == dns.rdatatype.SOA:
+                response.answer.append(self.rrsets[0])
+            else:
+                response.set_rcode(dns.rcode.REFUSED)
+            self.udp.sendto(response.to_wire(), peer)
+
+    def _serve_tcp(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.tcp.accept()
+            except (TimeoutError, OSError):
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    length = int.from_bytes(_exactly(conn, 2), "big")
+                    query = self._read(_exactly(conn, length))
+                except OSError:
+                    continue
+                if query is None:
+                    continue
+                response = dns.message.make_response(query)
+                response.flags |= dns.flags.AA
+                if query.question[0].rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
+                    response.answer.extend(self.rrsets)
+                    if self.truncated:
+                        del response.answer[len(response.answer) // 2:]
+                    else:
+                        response.answer.append(self.rrsets[0])
+                else:
+                    response.answer.append(self.rrsets[0])
+                wire = response.to_wire()
+                with contextlib.suppress(OSError):
+                    conn.sendall(len(wire).to_bytes(2, "big") + wire)
+
+    def close(self) -> None:
+        self._stop.set()
+        for t in self.threads:
+            t.join(5)
+        self.udp.close()
+        self.tcp.close()
+
+
+def _exactly(conn: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise OSError("closed")
+        data += chunk
+    return data
+
+
+@pytest.fixture
+def fake_primary() -> Iterator[FakePrimary]:
+    primary = FakePrimary(NET + ".31", TsigKey.make())
+    try:
+        yield primary
+    finally:
+        primary.close()
+
+
+def test_broken_transfers_from_a_fake_primary_are_refused_old_version_served(
+    labs: LabFactory, fake_primary: FakePrimary,
+) -> None:
+    """Records outside the zone, then a transfer cut off before its closing SOA: each refused,
+    the last good version still served and validating at both secondaries."""
+    fake_primary.serve(zone_text(10))
+    lab = labs(primary=(fake_primary.address, fake_primary.port), key=fake_primary.key)
+    serial = lab.start()
+    notify_to = (lab.signwire.address, lab.signwire.port)
+    broken = [
+        ("records outside the zone",
+         dict(outside="www.example.org. 5 A 192.0.2.66")),
+        ("a transfer cut off before its closing SOA", dict(truncated=True)),
+    ]
+    for n, (what, how) in enumerate(broken, 11):
+        before = rejected_count(lab)
+        new = fake_primary.serve(zone_text(n, extra=f"bad{n} A 192.0.2.{n}\n"), **how)
+        answer = send_notify(notify_to, ZONE, new, source=fake_primary.address,
+                             key=fake_primary.key)
+        assert answer is not None and answer.rcode() == dns.rcode.NOERROR, answer
+        wait_for(lambda before=before: rejected_count(lab) > before, 20,
+                 f"signwire rejecting {what}", lab.signwire.log_tail)
+        still_the_same(lab, serial, 2)
+        secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
+        for v in lab.verdicts(f"bad{n}." + ZONE, "A"):
+            assert v.rcode == "NXDOMAIN" and v.ad, v
+    new = fake_primary.serve(zone_text(20, extra="good A 192.0.2.20\n"))
+    send_notify(notify_to, ZONE, new, source=fake_primary.address, key=fake_primary.key)
+    secure_within(lab, "good." + ZONE, "A", {"192.0.2.20"})

@@ -214,6 +214,7 @@ class ZoneRuntime:
     notify_answer: bool | None = None
     secondaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    notify_on_serve: bool = False
 
 
 class Daemon:
@@ -398,8 +399,7 @@ class Daemon:
         elif isinstance(c, pz.Discard):
             self._discard(zr)
         elif isinstance(c, pz.SendNotify):
-            if zr.notify_out is not None and zr.served is not None:
-                self._notify_actions(zr, zr.notify_out.new_serial(zr.served.soa, now))
+            zr.notify_on_serve = True  # sent once the new version is on disk and served
         elif isinstance(c, pz.Persist):
             self._persist(zr, c.version)
         elif isinstance(c, pz.StopServing):
@@ -562,22 +562,46 @@ class Daemon:
         self.dispatch(zr, pz.Verified(problem is None, problem or ""))
 
     def _publish(self, zr: ZoneRuntime, now: int) -> None:
+        """The state first (keys published with this serial), then the version saved to the
+        state directory, and only then served and announced: a secondary never holds a serial
+        that a restart would not serve again."""
         candidate = zr.candidate
         assert candidate is not None and self.state is not None
-        version = candidate.signed.version
-        # The state first (keys published with this serial), then the served version.
-        candidate.key_step.commit(self.state, now, version.serial)
+        signed = candidate.signed
+        candidate.key_step.commit(self.state, now, signed.version.serial)
         candidate.key_step.retire_deleted()
         self._submit_ds(candidate.key_step)
-        if candidate.diff is not None:
+        # The next signing step starts from this version at once; serving waits for the disk.
+        zr.signed, zr.candidate = signed, None
+        meta = {
+            "serial": signed.version.serial,
+            "keys": keys_fingerprint(signed.keys),
+            "options": repr(signed.options),
+            "input_from": zr.state.input_from,
+        }
+        saved = versions.SavedZone(signed.version, signed.unsigned, meta)
+        state_dir = self.config.server.state
+        self._spawn(self._serve_when_saved(
+            zr, signed, candidate.diff,
+            lambda: versions.save(state_dir, zr.config.name, saved)))
+
+    async def _serve_when_saved(self, zr: ZoneRuntime, signed: Signed, change: Diff | None,
+                                save: Callable[[], object]) -> None:
+        await self._write(zr, save)
+        version = signed.version
+        if change is not None and zr.journal.serial in (None, change.from_serial):
             try:
-                zr.journal.append(candidate.diff)
+                zr.journal.append(change)
             except ValueError:
                 zr.journal.clear()
         else:
             zr.journal.clear()
-        zr.signed, zr.served, zr.candidate = candidate.signed, version, None
+        zr.served = version
         self._serve(zr)
+        if zr.notify_on_serve and zr.notify_out is not None:
+            # A newer version still on its way to the disk is announced when it is served.
+            zr.notify_on_serve = zr.signed is not None and zr.signed.version is not version
+            self._notify_actions(zr, zr.notify_out.new_serial(version.soa, self.clock()))
         output = zr.config.output
         if output is not None:
 
@@ -585,7 +609,7 @@ class Daemon:
                 with atomic_text(output) as f:
                     f.write(zone_text(version))
 
-            self._spawn(self._write(zr, write_output))
+            await self._write(zr, write_output)
 
     def _submit_ds(self, key_step: manager.KeyStep) -> None:
         try:
@@ -612,18 +636,11 @@ class Daemon:
             zr.input = zr.signed.unsigned
 
     def _persist(self, zr: ZoneRuntime, version: bool) -> None:
-        state_dir = self.config.server.state
+        # A new version is saved by its publication (before it is served); here only the
+        # refresh state, which is small.
         if zr.state.refresh is not None:
-            versions.save_refresh(state_dir, zr.config.name, zr.state.refresh.to_dict())
-        if version and zr.signed is not None:
-            meta = {
-                "serial": zr.signed.version.serial,
-                "keys": keys_fingerprint(zr.signed.keys),
-                "options": repr(zr.signed.options),
-                "input_from": zr.state.input_from,
-            }
-            saved = versions.SavedZone(zr.signed.version, zr.signed.unsigned, meta)
-            self._spawn(self._write(zr, lambda: versions.save(state_dir, zr.config.name, saved)))
+            versions.save_refresh(self.config.server.state, zr.config.name,
+                                  zr.state.refresh.to_dict())
 
     async def _write(self, zr: ZoneRuntime, write: Callable[[], object]) -> None:
         """Files of a zone (its saved version, its output) are written off the loop's thread,

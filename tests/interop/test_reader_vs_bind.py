@@ -39,8 +39,11 @@ dnspython cannot read; the comparison pads them back before reading BIND's dump.
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import re
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -534,3 +537,18 @@ def test_broken_lines_are_refused_by_both(tmp_path: Path, line: str) -> None:
     assert not bind_reads(tmp_path, "zone.db").ok
     ours, _ = signwire_reads(tmp_path, "zone.db")
     assert not ours.ok and ours.message.startswith(f"{tmp_path / 'zone.db'}:5: ")
+
+
+@pytest.mark.parametrize("mode", ["tld", "hosting"])
+def test_benchmark_zones_read_as_bind_reads_them(tmp_path: Path, mode: str) -> None:
+    # The shapes of bench/genzone.py, as big zones are written: the reader's fast path.
+    spec = importlib.util.spec_from_file_location(
+        "bench_genzone", Path(__file__).resolve().parents[2] / "bench" / "genzone.py"
+    )
+    assert spec is not None and spec.loader is not None
+    genzone = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("bench_genzone", genzone)
+    spec.loader.exec_module(genzone)
+    out = io.StringIO()
+    genzone.generate(mode, 500, out, origin=ORIGIN)
+    assert_same_reading(tmp_path, {"zone.db": out.getvalue()})

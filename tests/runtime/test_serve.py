@@ -23,6 +23,7 @@ import dns.message
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import dns.tsigkeyring
 import pytest
 
@@ -137,6 +138,16 @@ class Daemon:
 
 
 SOA_PORT: list[int] = []
+IXFR_FROM: list[int] = []  # a serial the journal reaches back to
+
+
+def ixfr_serials(port: int, since: int) -> list[int]:
+    """The SOA serials of an IXFR answer from ``since``, in order (IXFR form: new, old, ...)."""
+    q = dns.message.make_query(ZONE, "IXFR")
+    q.authority = [dns.rrset.from_text(ZONE, 0, "IN", "SOA", f". . {since} 0 0 0 0")]
+    q.use_tsig(KEYRING, keyname="xfr-key.")
+    answer = dns.query.tcp(q, ADDRESS, port=port, timeout=10, one_rr_per_rrset=True)
+    return [r[0].serial for r in answer.answer if r.rdtype == dns.rdatatype.SOA]
 
 
 def query(port: int, name: str, rdtype: str, *, dnssec: bool = False,
@@ -264,6 +275,7 @@ def test_reload_changed_file_gives_ixfr_and_notify(
     ixfr_answer = ixfr.answer
     serials = [r[0].serial for r in ixfr_answer if r.rdtype == dns.rdatatype.SOA]
     assert serials[:2] == [after, before], serials
+    IXFR_FROM[:] = [before]
     n_records = sum(len(r) for r in ixfr_answer)
     assert n_records < 40, f"an IXFR for one new name carries {n_records} records"
     assert listener.wait_for(after)
@@ -292,6 +304,8 @@ def test_sigkill_then_restart_serves_at_once_with_the_same_serial(
     assert took < 10, f"{took:.1f} s before the restarted daemon answered"
     log = daemon.log.read_text()
     assert f"restored signed serial {serial}" in log
+    # The journal came back too: a secondary still gets the change as a diff.
+    assert ixfr_serials(port, IXFR_FROM[0])[:2] == [serial, IXFR_FROM[0]]
     # No new signing after the restart: the restored version is what was published last.
     tail = log[log.rindex("restored signed serial"):]
     assert "(full," not in tail

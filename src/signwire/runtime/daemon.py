@@ -301,6 +301,13 @@ class Daemon:
                            rebuild_schedule(saved.signed, refresh_period))
         zr.served = saved.signed
         zr.input = saved.unsigned
+        for step in saved.journal:
+            try:
+                zr.journal.append(step)
+            except ValueError:
+                zr.journal.clear()
+        if zr.journal.serial not in (None, saved.signed.serial):
+            zr.journal.clear()
         zr.restored_keys = saved.meta.get("keys")
         zr.restored_options = saved.meta.get("options")
         zr.state = dataclasses.replace(
@@ -579,7 +586,8 @@ class Daemon:
             "options": repr(signed.options),
             "input_from": zr.state.input_from,
         }
-        saved = versions.SavedZone(signed.version, signed.unsigned, meta)
+        saved = versions.SavedZone(signed.version, signed.unsigned, meta,
+                                   _journal_after(zr.journal, candidate.diff))
         state_dir = self.config.server.state
         self._spawn(self._serve_when_saved(
             zr, signed, candidate.diff,
@@ -850,6 +858,23 @@ class Daemon:
             self.state.close()
         if self.lock is not None:
             self.lock.release()
+
+
+def _journal_after(journal: Journal, change: Diff | None) -> list[Diff]:
+    """The journal's diffs as they will be once ``change`` is appended (for saving)."""
+    if change is None:
+        return []
+    copy = Journal(journal.max_diffs, journal.max_bytes)
+    if journal.oldest is not None and journal.serial is not None:
+        for d in journal.chain(journal.oldest, journal.serial) or []:
+            copy.append(d)
+    try:
+        copy.append(change)
+    except ValueError:
+        return []
+    oldest, newest = copy.oldest, copy.serial
+    assert oldest is not None and newest is not None
+    return copy.chain(oldest, newest) or []
 
 
 def _read_version(path: Path, origin: bytes) -> ZoneVersion:

@@ -6,11 +6,13 @@ and renamed over the previous one (so a reader finds the old file or the new one
 of one). It holds a JSON header (serial, which keys signed it, the signing options it was
 made with, anything else the daemon wants back) and the records of two versions: the signed
 one that is served and the unsigned one it was made from (the next incremental step, or an
-IXFR from the primary, applies to that). The refresh state of the zone's primaries (the
+IXFR from the primary, applies to that), then the journal of signed diffs that IXFR answers
+come from. The refresh state of the zone's primaries (the
 expiry clock) is a small file of its own beside it.
 
 Record form: owner length (1 octet), owner, type (2), TTL (4), RDATA length (2), RDATA; a
-4-octet count before each version's records.
+4-octet count before each list of records. The journal: a count of diffs, then per diff its
+two SOAs, its deletions and its additions, each such a list.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from signwire.errors import SignwireError
 from signwire.storage.files import sync_directory, temp_name
+from signwire.zones.diff import Diff
 from signwire.zones.version import RR, ZoneVersion
 
 _MAGIC = b"SWVERS1\n"
@@ -41,6 +44,7 @@ class SavedZone:
     signed: ZoneVersion
     unsigned: ZoneVersion
     meta: dict[str, Any] = field(default_factory=dict)
+    journal: list[Diff] = field(default_factory=list)  # signed diffs up to ``signed``
 
 
 def _folder(state: Path) -> Path:
@@ -55,13 +59,40 @@ def path_for(state: str | os.PathLike[str], zone: str) -> Path:
 
 
 def _encode(version: ZoneVersion) -> bytes:
+    return _encode_records(version.records())
+
+
+def _encode_records(records: Iterable[RR]) -> bytes:
     out = [b""]
     count = 0
-    for owner, rdtype, ttl, rdata in version.records():
+    for owner, rdtype, ttl, rdata in records:
         out.append(bytes((len(owner),)) + owner + _FIXED.pack(rdtype, ttl, len(rdata)) + rdata)
         count += 1
     out[0] = _COUNT.pack(count)
     return b"".join(out)
+
+
+def _encode_journal(journal: list[Diff]) -> bytes:
+    parts = [_COUNT.pack(len(journal))]
+    for d in journal:
+        parts.append(_encode_records([d.old_soa, d.new_soa]))
+        parts.append(_encode_records(d.deleted))
+        parts.append(_encode_records(d.added))
+    return b"".join(parts)
+
+
+def _decode_journal(data: bytes, pos: int) -> tuple[list[Diff], int]:
+    (n,) = _COUNT.unpack_from(data, pos)
+    pos += 4
+    out = []
+    for _ in range(n):
+        soas, pos = _decode(data, pos)
+        deleted, pos = _decode(data, pos)
+        added, pos = _decode(data, pos)
+        if len(soas) != 2:
+            raise ValueError("a journal entry without its two SOAs")
+        out.append(Diff(soas[0], soas[1], tuple(deleted), tuple(added)))
+    return out, pos
 
 
 def _decode(data: bytes, pos: int) -> tuple[list[RR], int]:
@@ -88,7 +119,8 @@ def save(state: str | os.PathLike[str], zone: str, saved: SavedZone) -> Path:
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     header = json.dumps(saved.meta, sort_keys=True).encode()
     blob = b"".join((
-        _MAGIC, _COUNT.pack(len(header)), header, _encode(saved.signed), _encode(saved.unsigned)
+        _MAGIC, _COUNT.pack(len(header)), header, _encode(saved.signed), _encode(saved.unsigned),
+        _encode_journal(saved.journal),
     ))
     temp = temp_name(target)
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -123,12 +155,16 @@ def load(state: str | os.PathLike[str], zone: str, origin: bytes) -> SavedZone |
         pos += 4 + n
         signed, pos = _decode(data, pos)
         unsigned, pos = _decode(data, pos)
+        journal: list[Diff] = []
+        if pos < len(data):
+            journal, pos = _decode_journal(data, pos)
         if pos != len(data):
             raise ValueError("trailing data")
         return SavedZone(
             ZoneVersion.from_records(origin, signed),
             ZoneVersion.from_records(origin, unsigned),
             meta if isinstance(meta, dict) else {},
+            journal,
         )
     except (ValueError, IndexError, struct.error, SignwireError) as e:
         raise VersionFileError(f"{path}: damaged ({e}); the zone is signed again") from None

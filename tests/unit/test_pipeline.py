@@ -152,3 +152,15 @@ def test_retransfer_asks_for_axfr_and_restart_checks_at_once() -> None:
     restarted = pz.handle(PRIMARIES, out.state, pz.Start(restored=True), T0 + 20)
     assert pz.QuerySoa(P1) in restarted.commands
     assert restarted.state.signed_serial == 8
+
+
+def test_resign_signs_in_full_now_and_waits_for_a_running_step() -> None:
+    s = publish_file_zone()
+    out = pz.handle(FILE, s, pz.Resign(), T0 + 5)
+    assert out.commands[-1] == pz.Sign(pz.SignMode.FULL)
+    busy = pz.handle(FILE, s, pz.TimerFired(), T0 + 1000)
+    assert busy.commands == [pz.Sign(pz.SignMode.REFRESH)]
+    asked = pz.handle(FILE, busy.state, pz.Resign(), T0 + 1001)
+    assert pz.Sign not in kinds(asked)
+    done = pz.handle(FILE, asked.state, pz.SignDone(None, T0 + 2000, None), T0 + 1002)
+    assert done.commands == [pz.Sign(pz.SignMode.FULL)]

@@ -1,4 +1,4 @@
-"""``signwire zone list|reload|retransfer|notify``: ask the running daemon."""
+"""``signwire zone list|reload|retransfer|notify|resign``: ask the running daemon."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ _ACTIONS = {
     "reload": "re-read the zone file, or check the primaries now",
     "retransfer": "transfer the whole zone again from the primaries (AXFR)",
     "notify": "send NOTIFY for the served serial to the zone's secondaries again",
+    "resign": "sign the zone again in full now (new signatures everywhere)",
 }
 
 

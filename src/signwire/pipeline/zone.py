@@ -66,6 +66,7 @@ class ZoneState:
     input_from: str = ""  # where the newest input came from (peer or file)
     input_pending: bool = False  # input not yet signed
     reload_pending: bool = False  # a reload asked for while a step ran
+    resign_requested: bool = False  # the operator asked for a full signing
     busy: Busy = Busy.NO
     candidate_serial: int | None = None  # signed, being verified
     full_next: bool = True  # the next signing step is a full one
@@ -137,6 +138,11 @@ class Retransfer:
 
 
 @dataclass(frozen=True, slots=True)
+class Resign:
+    """The operator asked: sign the zone again in full (new signatures everywhere)."""
+
+
+@dataclass(frozen=True, slots=True)
 class FileLoaded:
     serial: int
     changed: bool  # False: the file holds what was signed already
@@ -169,8 +175,8 @@ class Verified:
 
 
 Event = (
-    Start | TimerFired | Notify | SoaResult | TransferResult | Reload | Retransfer | FileLoaded
-    | LoadFailed | SignDone | SignFailed | Verified
+    Start | TimerFired | Notify | SoaResult | TransferResult | Reload | Retransfer | Resign
+    | FileLoaded | LoadFailed | SignDone | SignFailed | Verified
 )
 
 
@@ -354,6 +360,10 @@ class _Machine:
             self.reload()
         elif isinstance(event, Retransfer):
             self.retransfer()
+        elif isinstance(event, Resign):
+            self.log("info", "signing in full again, as asked")
+            # A waiting retry is cut short too: the operator asked for it now.
+            self.set(full_next=True, resign_requested=True, retry_at=None)
         elif isinstance(event, FileLoaded):
             self.file_loaded(event)
         elif isinstance(event, LoadFailed):
@@ -481,7 +491,7 @@ class _Machine:
         if s.retry_at is not None and not retry_due:
             return  # after a failure, wait for the retry time, even for new input
         if s.signed_serial is None or s.full_next:
-            if s.input_pending or retry_due or s.signed_serial is None:
+            if s.input_pending or retry_due or s.signed_serial is None or s.resign_requested:
                 self.begin_sign(SignMode.FULL)
             return
         if s.input_pending:
@@ -490,7 +500,7 @@ class _Machine:
             self.begin_sign(SignMode.REFRESH)
 
     def begin_sign(self, mode: SignMode) -> None:
-        self.set(busy=Busy.SIGNING, input_pending=False)
+        self.set(busy=Busy.SIGNING, input_pending=False, resign_requested=False)
         self.commands.append(Sign(mode))
 
     def wake_at(self) -> int | None:

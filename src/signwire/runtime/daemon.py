@@ -773,7 +773,7 @@ class Daemon:
                 {"zone": zr.config.name, "served_serial": zr.served.serial if zr.served else None,
                  "source": str(zr.config.file) if zr.config.file else
                  ",".join(zr.config.primaries)} for zr in self.zones.values()]}
-        if what in ("zone-reload", "zone-retransfer", "zone-notify"):
+        if what in ("zone-reload", "zone-retransfer", "zone-notify", "zone-resign"):
             zone = str(request.get("zone", "")).lower()
             zone = zone if zone.endswith(".") else zone + "."
             zr = self.zones.get(zone)
@@ -783,6 +783,8 @@ class Daemon:
                 self.dispatch(zr, pz.Reload())
             elif what == "zone-retransfer":
                 self.dispatch(zr, pz.Retransfer())
+            elif what == "zone-resign":
+                self.dispatch(zr, pz.Resign())
             else:
                 if zr.notify_out is None or zr.served is None:
                     return {"ok": False, "error": f"{zone}: no secondaries to notify, or "

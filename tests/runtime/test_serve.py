@@ -329,7 +329,13 @@ def test_sighup_rereads_config_and_zone(served: tuple[Daemon, NotifyListener]) -
 
 def test_sigterm_stops_cleanly(served: tuple[Daemon, NotifyListener]) -> None:
     daemon, _ = served
+    soa_serial_seen = [soa_serial(SOA_PORT[0])]
     assert daemon.stop(signal.SIGTERM) == 0
     assert not (daemon.folder / "state" / "control.sock").exists()
     assert "stopping" in daemon.log.read_text()
     assert "Traceback" not in daemon.log.read_text()
+    # With no daemon, status reads the state directory.
+    offline = daemon.signwire("status", "--json")
+    assert offline.returncode == 0, offline.stderr
+    (zone,) = json.loads(offline.stdout)["zones"]
+    assert zone["state"] == "daemon not running" and zone["served_serial"] == soa_serial_seen[0]

@@ -50,9 +50,47 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print the daemon's answer as JSON")
 
 
+def offline_status(config_path: str, now: int) -> dict[str, Any]:
+    """What the state directory says when no daemon runs: each zone's last saved serial and
+    its upstream refresh state."""
+    from signwire.config.parse import load_config
+    from signwire.storage import versions
+
+    config = load_config(config_path)
+    zones = []
+    for zc in config.zones:
+        meta = versions.read_meta(config.server.state, zc.name) or {}
+        refresh = versions.load_refresh(config.server.state, zc.name) or {}
+        expires = None
+        if refresh.get("last_success") is not None and refresh.get("expire") is not None:
+            expires = refresh["last_success"] + refresh["expire"]
+        zones.append({
+            "zone": zc.name, "state": "daemon not running", "serving": False,
+            "served_serial": meta.get("serial"), "input_serial": refresh.get("serial"),
+            "input_from": meta.get("input_from"),
+            "upstream": {"last_success": refresh.get("last_success"), "expires_at": expires,
+                         "next_check": refresh.get("next_check"),
+                         "failures": refresh.get("failures"),
+                         "last_error": refresh.get("last_error")} if refresh else None,
+        })
+    return {"ok": True, "now": now, "zones": zones, "offline": True}
+
+
 def run(args: argparse.Namespace, now: int) -> int:
-    answer = ask(args, {"command": "status"}, "signwire status")
-    if answer is None:
+    try:
+        answer: dict[str, Any] | None = request(control_path(args), {"command": "status"})
+    except ControlError as e:
+        if not args.config:
+            print(f"signwire status: error: {e}", file=sys.stderr)
+            return EXIT_FAILURE
+        print(f"signwire status: {e}; showing the state directory", file=sys.stderr)
+        answer = offline_status(args.config, now)
+    except SignwireError as e:
+        print(f"signwire status: error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    if answer is None or not answer.get("ok"):
+        print(f"signwire status: error: {(answer or {}).get('error', 'refused')}",
+              file=sys.stderr)
         return EXIT_FAILURE
     if args.json:
         print(json.dumps(answer, indent=2, sort_keys=True))

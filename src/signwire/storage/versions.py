@@ -170,6 +170,21 @@ def load(state: str | os.PathLike[str], zone: str, origin: bytes) -> SavedZone |
         raise VersionFileError(f"{path}: damaged ({e}); the zone is signed again") from None
 
 
+def read_meta(state: str | os.PathLike[str], zone: str) -> dict[str, Any] | None:
+    """The header of a saved zone alone (for a status while no daemon runs), or None."""
+    path = path_for(state, zone)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_MAGIC) + 4)
+            if len(head) < len(_MAGIC) + 4 or not head.startswith(_MAGIC):
+                return None
+            (n,) = _COUNT.unpack_from(head, len(_MAGIC))
+            meta = json.loads(f.read(n))
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
 def save_refresh(state: str | os.PathLike[str], zone: str, data: dict[str, Any]) -> None:
     """The refresh state of a zone's primaries (small, written at every change that matters:
     the expiry clock must survive a restart), beside the version file."""

@@ -293,7 +293,13 @@ class Daemon:
             saved = versions.load(state_dir, zr.config.name, zr.origin)
         except versions.VersionFileError as e:
             log.error("%s: %s", zr.config.name, e)
-            return False
+            saved = None
+        rs = zr.state.refresh
+        if rs is not None and (saved is None or rs.serial != saved.unsigned.serial):
+            # No copy of what the refresh state says we hold (killed before it was saved):
+            # fetch the whole zone again. The expiry clock stays.
+            zr.state = dataclasses.replace(zr.state, refresh=dataclasses.replace(
+                rs, serial=None if saved is None else saved.unsigned.serial))
         if saved is None:
             return False
         refresh_period = zr.policy.signatures.refresh
@@ -639,9 +645,8 @@ class Daemon:
     def _discard(self, zr: ZoneRuntime) -> None:
         if zr.candidate is not None:
             self._set_aside(zr.candidate.key_step)
+        # The input stays: the retry signs it again, in full.
         zr.candidate = None
-        if zr.signed is not None:
-            zr.input = zr.signed.unsigned
 
     def _persist(self, zr: ZoneRuntime, version: bool) -> None:
         # A new version is saved by its publication (before it is served); here only the

@@ -287,6 +287,8 @@ def test_reload_changed_file_gives_ixfr_and_notify(
     assert seen["last_transfer"] == "IXFR" and seen["notified_serial"] == after
     assert seen["octets"] < 3000, "the IXFR of a one-name change is small"
     assert SECRET not in status.stdout
+    (ds,) = zone["ds"]
+    assert ds.startswith(f"{ZONE} IN DS ") and " 13 2 " in ds
     listing = daemon.signwire("zone", "list")
     assert f"{ZONE}\tserial {after}" in listing.stdout
     assert (daemon.folder / "example.com.zone.signed").read_text().count("RRSIG") > 10

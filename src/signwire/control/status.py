@@ -36,6 +36,8 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(f"  next event: {_when(z.get('next_event'), now)}")
         if z.get("last_error"):
             lines.append(f"  last error: {z['last_error']}")
+        for ds in z.get("ds", []):
+            lines.append(f"  {ds}")
         for peer, info in sorted(z.get("secondaries", {}).items()):
             lines.append(f"  secondary {peer}: {info}")
     return "\n".join(lines) + ("\n" if lines else "no zones\n")

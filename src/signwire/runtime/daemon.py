@@ -61,6 +61,7 @@ from signwire.runtime.notify import NotifySender
 from signwire.runtime.transfer import QueryError, soa_query, transfer
 from signwire.signing import incremental as incr
 from signwire.signing import refresh as sigrefresh
+from signwire.signing.apex import ds_rdata
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions, from_policy
 from signwire.signing.schedule import Schedule, covered, earliest_expiration
@@ -72,7 +73,7 @@ from signwire.storage.state import StateStore
 from signwire.verify.zone_verifier import verify_text
 from signwire.zones import names, rdata
 from signwire.zones.diff import Diff, DiffError, apply, diff
-from signwire.zones.rrtypes import DNSKEY, NS, RRSIG, SOA
+from signwire.zones.rrtypes import DNSKEY, DS, NS, RRSIG, SOA
 from signwire.zones.version import ZoneVersion, decode_node
 
 log = logging.getLogger("signwire")
@@ -584,6 +585,12 @@ class Daemon:
         candidate.key_step.commit(self.state, now, signed.version.serial)
         candidate.key_step.retire_deleted()
         self._submit_ds(candidate.key_step)
+        if zr.signed is None or zr.signed.keys.key_signers != signed.keys.key_signers:
+            for k in signed.keys.key_signers:
+                ds = rdata.to_text(DS, ds_rdata(zr.origin, k.dnskey_rdata, k.key_tag,
+                                                k.algorithm))
+                log.info("%s: DS of key-signing key %d: %s IN DS %s", zr.config.name,
+                         k.key_tag, zr.config.name, ds)
         # The next signing step starts from this version at once; serving waits for the disk.
         zr.signed, zr.candidate = signed, None
         meta = {
@@ -764,6 +771,15 @@ class Daemon:
             out["earliest_signature_expiry"] = (
                 due + zr.signed.schedule.refresh if due is not None else None)
         out["journal"] = {"diffs": len(zr.journal), "oldest": zr.journal.oldest}
+        if zr.signed is not None:
+            # The DS of each key signing the DNSKEY RRset (what a trust anchor or the parent
+            # needs); the enforcer's own view of when the parent should have it is in
+            # `signwire key list`.
+            out["ds"] = [
+                f"{zr.config.name} IN DS "
+                + rdata.to_text(DS, ds_rdata(zr.origin, k.dnskey_rdata, k.key_tag, k.algorithm))
+                for k in zr.signed.keys.key_signers
+            ]
         out["secondaries"] = dict(zr.secondaries)
         if zr.notify_out is not None:
             out["notify_pending"] = {str(s): n for s, n in zr.notify_out.pending.items()}

@@ -348,6 +348,12 @@ class Transfer:
 
     kind: str  # "IXFR" or "AXFR"
     line: str
+    records: int | None = None  # from BIND's "Transfer completed" line that follows
+    octets: int | None = None
+
+
+_COMPLETED = re.compile(r"Transfer completed: \d+ messages, (?P<records>\d+) records, "
+                        r"(?P<octets>\d+) bytes")
 
 
 class BindSecondary(Peer):
@@ -431,12 +437,15 @@ zone "{self.zone.rstrip('.')}" {{
 
     def transfers(self) -> list[Transfer]:
         """The transfers received so far, in order, by the xfrin debug line naming their kind."""
-        out = []
+        out: list[Transfer] = []
         for line in self.log_text().splitlines():
             if "got incremental response" in line:
                 out.append(Transfer("IXFR", line))
             elif "got nonincremental response" in line:
                 out.append(Transfer("AXFR", line))
+            elif out and out[-1].records is None and (m := _COMPLETED.search(line)):
+                out[-1] = Transfer(out[-1].kind, out[-1].line, int(m["records"]),
+                                   int(m["octets"]))
         return out
 
 
@@ -712,7 +721,7 @@ class Lab:
     def __init__(self, root: Path, *, timers: tuple[int, int, int] = (3600, 600, 1209600),
                  min_timers: tuple[int, int, int] | None = None, also_notify: bool = True,
                  serial: int = 2026120201, primary: tuple[str, int] | None = None,
-                 key: TsigKey | None = None) -> None:
+                 key: TsigKey | None = None, extra: str = "") -> None:
         """``primary``: signwire's primary is that (address, port), not PowerDNS, which is then
         left unstarted (for data PowerDNS will not serve)."""
         self.root = root
@@ -735,7 +744,7 @@ class Lab:
         )
         self.timers = timers
         self.pdns.add_zone(
-            ZONE, zone_text(serial, timers),
+            ZONE, zone_text(serial, timers, extra),
             also_notify=[(signwire_address, signwire_port)] if also_notify else (),
         )
         self.resolvers: list[UnboundResolver] = []

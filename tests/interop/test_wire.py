@@ -128,7 +128,8 @@ def test_change_at_the_primary_reaches_both_secondaries_signed_by_ixfr(
     BIND secondaries and validates through both resolvers. The seconds from the change being
     committed at the primary are printed (the NOTIFY command's own time included, and the
     resolvers' cache flushes in the validated figure)."""
-    lab = labs()
+    hosts = "".join(f"host{i} A 198.51.100.{i % 250}\n" for i in range(300))
+    lab = labs(extra=hosts)
     first = lab.start()
     served_after, validated_after = [], []
     for n in range(1, 6):
@@ -160,9 +161,17 @@ def test_change_at_the_primary_reaches_both_secondaries_signed_by_ixfr(
     # answer for each change (its xfrin module's "got incremental response"), never the whole
     # zone again.
     for s in lab.secondaries:
-        kinds = [t.kind for t in s.transfers()]
+        transfers = s.transfers()
+        kinds = [t.kind for t in transfers]
         assert kinds[0] == "AXFR" and set(kinds[1:]) == {"IXFR"}, f"{kinds}\n{s.log_tail()}"
         assert len(kinds) >= 2
+        first_axfr, ixfrs = transfers[0], transfers[1:]
+        print(f"BIND :{s.port}: AXFR {first_axfr.records} records/{first_axfr.octets} octets; "
+              f"IXFRs {[(t.records, t.octets) for t in ixfrs]} (records, octets)")
+        # A one-record change: its record, the SOAs, the signatures and the denial records
+        # around it, a small part of the 900-odd records of the whole zone.
+        assert first_axfr.records is not None and first_axfr.records > 900, first_axfr
+        assert all(t.records is not None and t.records < 40 for t in ixfrs), transfers
 
 
 def change_without_notify(lab: Lab, name: str, address: str) -> int:
@@ -256,8 +265,9 @@ def test_tsig_wrong_key_gets_nothing_and_is_refused(labs: LabFactory) -> None:
 
 
 def test_transfer_answered_with_another_key_is_refused(labs: LabFactory) -> None:
-    """PowerDNS gets another secret under the same key name: its NOTIFY and its answers no
-    longer verify; signwire keeps the old version, and both secondaries validate it."""
+    """PowerDNS gets another secret under the same key name: its NOTIFY no longer verifies, and
+    it answers signwire's SOA queries unsigned (it cannot verify them): signwire takes nothing,
+    keeps the old version, and both secondaries validate it."""
     lab = labs(timers=(3, 1, 1209600), min_timers=(1, 1, 1))
     serial = lab.start()
     other = TsigKey.make(lab.key.name)
@@ -265,6 +275,8 @@ def test_transfer_answered_with_another_key_is_refused(labs: LabFactory) -> None
     change_without_notify(lab, "forged", "192.0.2.13")
     lab.pdns.notify(ZONE)
     still_the_same(lab, serial, 8)  # NOTIFY refused and two refresh periods without a change
+    assert "refused: TSIG check failed" in lab.signwire.log_text(), lab.signwire.log_tail()
+    assert rejected_count(lab) > 0, lab.signwire.log_tail()
     secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
     for v in lab.verdicts("forged." + ZONE, "A"):
         assert v.rcode == "NXDOMAIN" and v.ad, v
@@ -291,7 +303,10 @@ def secure_within(lab: Lab, name: str, rdtype: str, rdata: set[str], timeout: fl
 
 
 def rejected_count(lab: Lab) -> int:
-    return lab.signwire.log_text().count("rejected")
+    """How many times signwire said no to what a primary sent: a version it rejected, or an
+    answer it could not accept."""
+    text = lab.signwire.log_text()
+    return text.count("rejected") + text.count("SOA query failed")
 
 
 def test_broken_transfers_from_powerdns_are_refused_old_version_served(
@@ -358,7 +373,8 @@ class FakePrimary:
     """A primary for what PowerDNS will not serve (it leaves names outside the zone out of its
     AXFR, and never cuts a transfer short): SOA over UDP, AXFR/IXFR over TCP answered with the
     whole list of RRsets as one AXFR message, TSIG checked and signed with ``key``.
-    ``truncated``: the stream stops before the closing SOA."""
+    ``truncated``: the stream stops before the closing SOA; ``sign_with``: answers signed with
+    that key instead (the same name, another secret: a forger, or a botched key change)."""
 
     def __init__(self, address: str, key: TsigKey) -> None:
         self.address = address
@@ -367,6 +383,7 @@ class FakePrimary:
         self.port = free_port(address)
         self.rrsets: list[dns.rrset.RRset] = []
         self.truncated = False
+        self.sign_with: TsigKey | None = None
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.udp.bind((address, self.port))
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -381,7 +398,8 @@ class FakePrimary:
         for t in self.threads:
             t.start()
 
-    def serve(self, text: str, *, outside: str = "", truncated: bool = False) -> int:
+    def serve(self, text: str, *, outside: str = "", truncated: bool = False,
+              sign_with: TsigKey | None = None) -> int:
         """Serve zone ``text`` (plus ``outside``: records for names outside the zone, which a
         zone object cannot hold); the serial."""
         zone = dns.zone.from_text(text, ZONE, relativize=False)
@@ -393,7 +411,15 @@ class FakePrimary:
         soa = next(r for r in rrsets if r.rdtype == dns.rdatatype.SOA)
         self.rrsets = [soa] + [r for r in rrsets if r is not soa]
         self.truncated = truncated
+        self.sign_with = sign_with
         return int(soa[0].serial)
+
+    def _response(self, query: dns.message.Message) -> dns.message.Message:
+        response = dns.message.make_response(query)  # signed with the query's key
+        response.flags |= dns.flags.AA
+        if self.sign_with is not None:
+            response.use_tsig(self.sign_with.keyring(), keyname=self.sign_with.name)
+        return response
 
     def _read(self, wire: bytes) -> dns.message.Message | None:
         try:
@@ -411,8 +437,7 @@ class FakePrimary:
             query = self._read(wire)
             if query is None or query.opcode() != dns.opcode.QUERY:
                 continue
-            response = dns.message.make_response(query)
-            response.flags |= dns.flags.AA
+            response = self._response(query)
             if query.question[0].rdtype == dns.rdatatype.SOA:
                 response.answer.append(self.rrsets[0])
             else:
@@ -434,8 +459,7 @@ class FakePrimary:
                     continue
                 if query is None:
                     continue
-                response = dns.message.make_response(query)
-                response.flags |= dns.flags.AA
+                response = self._response(query)
                 if query.question[0].rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
                     response.answer.extend(self.rrsets)
                     if self.truncated:
@@ -478,8 +502,9 @@ def fake_primary() -> Iterator[FakePrimary]:
 def test_broken_transfers_from_a_fake_primary_are_refused_old_version_served(
     labs: LabFactory, fake_primary: FakePrimary,
 ) -> None:
-    """Records outside the zone, then a transfer cut off before its closing SOA: each refused,
-    the last good version still served and validating at both secondaries."""
+    """Records outside the zone, a transfer cut off before its closing SOA, answers signed with
+    another secret: each refused, the last good version still served and validating at both
+    secondaries; then a good version goes through."""
     fake_primary.serve(zone_text(10))
     lab = labs(primary=(fake_primary.address, fake_primary.port), key=fake_primary.key)
     serial = lab.start()
@@ -488,6 +513,8 @@ def test_broken_transfers_from_a_fake_primary_are_refused_old_version_served(
         ("records outside the zone",
          dict(outside="www.example.org. 5 A 192.0.2.66")),
         ("a transfer cut off before its closing SOA", dict(truncated=True)),
+        ("answers signed with another secret",
+         dict(sign_with=TsigKey.make(fake_primary.key.name))),
     ]
     for n, (what, how) in enumerate(broken, 11):
         before = rejected_count(lab)

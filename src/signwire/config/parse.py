@@ -37,6 +37,21 @@ are taken from the file's folder)::
     min-retry = 10                  # expire timers, in seconds (defaults shown); lower them
     min-expire = 3600               # only to watch expiry in a lab
 
+Running it (the daemon stays in the foreground and logs one line per event to stderr)::
+
+    signwire serve --config signwire.toml        # SIGTERM/SIGINT: clean stop; SIGHUP: re-read
+    signwire status --config signwire.toml [--json]
+    signwire zone list --config signwire.toml
+    signwire zone reload|retransfer|notify|resign example.com. --config signwire.toml
+
+The commands find the daemon through ``[server] control`` (or ``--control PATH``); with no
+daemon running, ``status`` reads the state directory. The daemon holds the state directory's
+lock for its whole life, so ``signwire sign --policy`` and ``signwire key`` on the same state
+wait for it to stop. ``signwire status --json`` lists, per zone, the served serial, the
+upstream refresh state (``upstream.expires_in``; ``state`` is ``fresh``, ``stale`` or
+``no copy``), the earliest signature expiry, each secondary's last transfer and NOTIFY answer,
+and the DS of each key-signing key (for a resolver's trust anchor).
+
 Every problem is reported at once, in one :class:`ConfigError` naming the file and the key:
 ``signwire.toml: zone 'example.com.': allow-transfer: no acl named 'x'``. Secrets are never
 quoted in a message.

@@ -11,12 +11,15 @@ by ``signwire sign`` straight to a BIND secondary, validated by Unbound.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import random
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.opcode
@@ -531,3 +534,66 @@ def test_broken_transfers_from_a_fake_primary_are_refused_old_version_served(
     new = fake_primary.serve(zone_text(20, extra="good A 192.0.2.20\n"))
     send_notify(notify_to, ZONE, new, source=fake_primary.address, key=fake_primary.key)
     secure_within(lab, "good." + ZONE, "A", {"192.0.2.20"})
+
+
+def newer(a: int, b: int) -> bool:
+    """RFC 1982: serial ``a`` is after ``b``."""
+    return a != b and (a - b) % 2**32 < 2**31
+
+
+def test_sigkill_at_random_instants_during_changes_never_breaks_validation(
+    labs: LabFactory,
+) -> None:
+    """Changes keep coming from PowerDNS while signwire is killed (SIGKILL) at random instants
+    after each NOTIFY and restarted: the resolvers never get a SERVFAIL or an unvalidated
+    answer from either secondary, no serial goes backwards (signwire's or the secondaries'),
+    and the last change arrives and validates."""
+    rng = random.Random(7)
+    lab = labs()
+    lab.start()
+    failures: list[str] = []
+    serials: list[list[int]] = [[], []]
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for i, (resolver, secondary) in enumerate(zip(lab.resolvers, lab.secondaries,
+                                                          strict=True)):
+                try:
+                    v = verdict(resolver.resolve("www." + ZONE, "A"), "A")
+                    serial = secondary.serial()
+                except (dns.exception.DNSException, OSError, AssertionError) as e:
+                    failures.append(f"secondary {i + 1}: {type(e).__name__}: {e}")
+                    continue
+                if not (v.secure and v.rdata == {"192.0.2.80"}):
+                    failures.append(f"secondary {i + 1}: {v}")
+                if serial is None:
+                    failures.append(f"secondary {i + 1}: no SOA")
+                else:
+                    serials[i].append(serial)
+            stop.wait(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    published = [lab.signwire.serial()]
+    try:
+        for n in range(1, 7):
+            lab.pdns.set_rrset(ZONE, f"k{n}", "A", 5, f"192.0.2.{n}")
+            lab.pdns.increase_serial(ZONE)
+            lab.pdns.notify(ZONE)
+            time.sleep(rng.uniform(0.0, 0.8))
+            lab.signwire.kill()
+            lab.signwire.start()
+            published.append(lab.signwire.serial())
+        secure_within(lab, "k6." + ZONE, "A", {"192.0.2.6"})
+    finally:
+        stop.set()
+        watcher.join(30)
+    assert not failures, "\n".join(failures[:20])
+    served = [s for s in published if s is not None]
+    assert len(served) == len(published), published
+    assert all(b == a or newer(b, a) for a, b in itertools.pairwise(served)), served
+    for i, seen in enumerate(serials, 1):
+        assert seen, f"secondary {i} was never asked"
+        assert all(b == a or newer(b, a) for a, b in itertools.pairwise(seen)), (i, seen)
+    print(f"\nserials signwire served after each restart: {published}")

@@ -61,6 +61,10 @@ def test_full_config() -> None:
     assert config.remotes["primary"].addresses == (
         Endpoint("127.0.0.11", 53), Endpoint("127.0.0.12", 5300))
     assert config.remotes["primary"].key == "xfr."
+    assert config.remotes["primary"].notify_unsigned is False
+    lax = parse_config(BASE.replace('key = "xfr"\n\n[remote.secondaries]',
+                                    'key = "xfr"\nnotify-unsigned = true\n\n[remote.secondaries]'))
+    assert lax.remotes["primary"].notify_unsigned is True
     assert config.acls["sec"].networks == (
         ipaddress.ip_network("::1/128"), ipaddress.ip_network("127.0.0.0/8"))
     zone = config.zone("example.com")

@@ -43,6 +43,9 @@ class Remote:
     name: str
     addresses: tuple[Endpoint, ...]
     key: str | None = None  # a key name of Config.tsig
+    # As a primary: accept its NOTIFY unsigned (some primaries never sign NOTIFY); the SOA
+    # query and the transfer that follow are still signed with the key.
+    notify_unsigned: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ are taken from the file's folder)::
     [remote.hidden-primary]         # a primary or a secondary
     addresses = ["127.0.0.11:53"]   # address[:port], [v6]:port; port 53 when left out
     key = "xfr-key"                 # optional: TSIG for SOA queries, transfers, NOTIFY
+    notify-unsigned = false         # true: take this primary's NOTIFY without the key (from
+                                    # its addresses only; what it triggers is still signed)
 
     [acl.secondaries]               # who may transfer (AXFR/IXFR); default: nobody
     networks = ["127.0.0.0/8"]      # addresses or networks ("addresses" is accepted too)
@@ -82,7 +84,7 @@ from signwire.zones import names
 _TOP = frozenset({"server", "tsig", "remote", "acl", "zone"})
 _SERVER = frozenset({"listen", "state", "control"})
 _TSIG = frozenset({"algorithm", "secret", "secret-file"})
-_REMOTE = frozenset({"addresses", "key"})
+_REMOTE = frozenset({"addresses", "key", "notify-unsigned"})
 _ACL = frozenset({"addresses", "networks", "key"})
 _ZONE = frozenset({
     "name", "file", "primaries", "policy", "policy-file", "notify", "allow-transfer", "output",
@@ -308,7 +310,12 @@ class _Parser:
                 addresses.append(ep)
         if not addresses:
             self.fail(f"{where}: addresses", "needs at least one address")
-        return Remote(name, tuple(addresses), self.key_ref(where, table.get("key"), tsig))
+        unsigned = table.get("notify-unsigned", False)
+        if not isinstance(unsigned, bool):
+            self.fail(f"{where}: notify-unsigned", "must be true or false")
+            unsigned = False
+        return Remote(name, tuple(addresses), self.key_ref(where, table.get("key"), tsig),
+                      unsigned)
 
     def acl(self, name: str, table: Any, tsig: Mapping[str, Tsig]) -> Acl | None:
         where = f"acl {name!r}"

@@ -265,9 +265,10 @@ class Daemon:
             endpoints = [ep for p in zc.primaries for ep in cfg.remotes[p].addresses]
             key_name = cfg.remotes[zc.primaries[0]].key
             primary_key = self.keyring.get(key_name) if key_name else None
+            lax = any(cfg.remotes[p].notify_unsigned for p in zc.primaries)
             refresh_config = refresh.RefreshConfig(
                 zc.name, tuple(refresh.Primary(e.address, e.port) for e in endpoints),
-                tsig_key=key_name, expire_stops_serving=zc.expire_stops_serving,
+                tsig_key=None if lax else key_name, expire_stops_serving=zc.expire_stops_serving,
                 min_refresh=zc.min_refresh, min_retry=zc.min_retry, min_expire=zc.min_expire,
                 initial_retry=min(60, zc.min_retry * 6),
             )

@@ -131,3 +131,20 @@ def test_a_broken_chain_stops_the_workers(monkeypatch: pytest.MonkeyPatch) -> No
                      workers=2)
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # no worker left behind
+
+
+@pytest.mark.parametrize(
+    ("extra", "warning"),
+    [
+        ("insecure.example.test. 600 IN NS ns2.elsewhere.test.", "different TTLs"),
+        ("insecure.example.test. 3600 IN NS NS.Elsewhere.test.", "duplicate record"),
+    ],
+    ids=["ttl", "duplicate"],
+)
+def test_a_delegations_ns_pair_is_checked_too(extra: str, warning: str) -> None:
+    # Unsigned, so only the reading checks can see it: the lean path must doubt.
+    text = nsec_zone().text() + extra + "\n"
+    with pytest.raises(Doubt):
+        lean_verdict(read_lean(text, ORIGIN), now=NOW, warn_horizon=0, anchors=None, workers=1)
+    report = verify_text(text, ORIGIN, now=NOW)
+    assert any(warning in p.message for p in report.problems), report.problems

@@ -154,9 +154,11 @@ def lean_verdict(
                 types = shape.types[name]
                 if len(recs) > len(types):
                     first, second = recs[0], recs[1]
-                    # The common case, a delegation's two NS records, without a call.
+                    # The common case without a call: one type has two records, the first two
+                    # (a delegation's NS records), with one TTL and different data.
                     if (
-                        len(recs) != 2
+                        len(recs) - len(types) != 1
+                        or first[0] != second[0]
                         or first[1] != second[1]
                         or first[2].lower() == second[2].lower()
                         or first[0] in SINGLETONS

@@ -109,7 +109,9 @@ def sig_time(text: str) -> int:
         day = _DAYS[text[:8]] = calendar.timegm(
             (int(text[:4]), int(text[4:6]), int(text[6:8]), 0, 0, 0)
         )
-    return day + int(text[8:10]) * 3600 + int(text[10:12]) * 60 + int(text[12:14])
+    hours, rest = divmod(int(text[8:]), 10000)
+    minutes, seconds = divmod(rest, 100)
+    return day + hours * 3600 + minutes * 60 + seconds
 
 
 # --- RDATA ------------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import grp
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -337,6 +339,107 @@ class PowerDnsPrimary(Peer):
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False,
         )
         assert done.returncode == 0, f"pdns_control notify {zone}: {done.stdout}{done.stderr}"
+
+
+# --- Knot, a primary that answers IXFR from a journal -------------------------------------
+
+
+class KnotPrimary(Peer):
+    """knotd on ``address`` serving ``zone`` from a file, with a journal of the differences
+    between reloads (``zonefile-load: difference``), so its answer to IXFR is a real diff;
+    transfers with ``key`` only; NOTIFY, signed, from ``address`` to whoever :meth:`start` names.
+    """
+
+    name = "knotd"
+
+    def __init__(self, workdir: Path, address: str, zone: str, key: TsigKey) -> None:
+        super().__init__(workdir)
+        self.knotd = require_program("knotd")
+        self.knotc = require_program("knotc")
+        self.address = address
+        self.port = free_port(address)
+        self.zone = zone
+        self.key = key
+        self.config = workdir / "knot.conf"
+        self.zone_file = workdir / f"{zone}zone"
+        # sockaddr_un holds 107 bytes; pytest's tmp_path may be deeper than that.
+        self._sock_dir = Path(tempfile.mkdtemp(prefix="sw-kn-"))
+
+    def start(self, text: str, notify: tuple[str, int]) -> None:
+        user = f"{pwd.getpwuid(os.getuid()).pw_name}:{grp.getgrgid(os.getgid()).gr_name}"
+        (self.workdir / "db").mkdir(exist_ok=True)  # knotd does not create it
+        self.zone_file.write_text(text)
+        self.config.write_text(f"""server:
+    rundir: "{self.workdir}"
+    listen: {self.address}@{self.port}
+    user: {user}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+database:
+    storage: "{self.workdir}/db"
+control:
+    listen: "{self._sock_dir}/knot.sock"
+log:
+  - target: stderr
+    any: info
+key:
+  - id: {self.key.name}
+    algorithm: {self.key.algorithm}
+    secret: {self.key.secret}
+remote:
+  - id: signer
+    address: {notify[0]}@{notify[1]}
+    via: {self.address}
+    key: {self.key.name}
+acl:
+  - id: keyed-transfer
+    address: 127.0.0.0/8
+    key: {self.key.name}
+    action: transfer
+template:
+  - id: default
+    storage: "{self.workdir}"
+    file: "%s.zone"
+    zonefile-sync: -1
+    journal-content: changes
+    zonefile-load: difference
+    semantic-checks: off
+zone:
+  - domain: {self.zone}
+    notify: signer
+    acl: keyed-transfer
+""")
+        self.spawn([self.knotd, "-c", str(self.config)])
+
+        def serving() -> bool:
+            self.check_alive()
+            return soa_serial(self.address, self.port, self.zone) is not None
+
+        wait_for(serving, START_TIMEOUT, f"knotd serving {self.zone}", self.log_tail)
+
+    def load(self, text: str) -> int:
+        """A new version of the zone file, reloaded (journaled as a diff, NOTIFY sent)."""
+        self.zone_file.write_text(text)
+        done = subprocess.run([self.knotc, "-c", str(self.config), "-b", "zone-reload",
+                               self.zone], capture_output=True, text=True, timeout=60,
+                              check=False)
+        assert done.returncode == 0, f"knotc zone-reload: {done.stdout}{done.stderr}"
+        serial = int(text.split(" SOA ", 1)[1].split()[2])
+        wait_for(lambda: soa_serial(self.address, self.port, self.zone) == serial, 15,
+                 f"knotd serving serial {serial}", self.log_tail)
+        return serial
+
+    def outgoing(self) -> list[str]:
+        """Knot's log lines for the transfers it served ("IXFR, outgoing" / "AXFR, outgoing")
+        that started."""
+        return [line for line in self.log_text().splitlines()
+                if "XFR, outgoing" in line and "started" in line]
+
+    def stop(self) -> int | None:
+        code = super().stop()
+        shutil.rmtree(self._sock_dir, ignore_errors=True)
+        return code
 
 
 # --- BIND 9, the public secondaries ---------------------------------------------------------

@@ -1,11 +1,21 @@
 """signwire in the wire, with real peers on loopback: a hidden PowerDNS primary NOTIFYs
 ``signwire serve``, which transfers, signs and serves the zone to two BIND 9 secondaries;
 one Unbound per secondary validates what that secondary serves, with the zone's DS as its
-only trust anchor. Every verdict comes from BIND's and Unbound's answers, not from
-signwire's own word.
+only trust anchor. Every verdict comes from BIND's and Unbound's answers (AD bit, no
+SERVFAIL, the records asked for), not from signwire's own word; signwire's log is read only
+to know *when* it has decided something.
+
+How IXFR is told from AXFR at a secondary: BIND's xfrin module logs "got incremental
+response" or "got nonincremental response" at debug level 3 (the secondaries run with
+``-d 3``), followed by "Transfer completed: N messages, R records, B bytes"; at a Knot primary,
+its own "IXFR, outgoing" / "AXFR, outgoing" lines.
 
 The first test proves the harness without the daemon: PowerDNS serving a zone signed offline
 by ``signwire sign`` straight to a BIND secondary, validated by Unbound.
+
+Timers are short so the file runs in a few minutes: SOA expire 20 s in the expiry scenarios
+(signwire's ``min-*`` bounds lowered to 1 s so it takes them), BIND's minimum refresh and retry
+1 s, TTLs 5 s, and each resolver's cache flushed before each check.
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ from interop.peers import (
     NET,
     ZONE,
     BindSecondary,
+    KnotPrimary,
     Lab,
     PowerDnsPrimary,
     TsigKey,
@@ -597,3 +608,24 @@ def test_sigkill_at_random_instants_during_changes_never_breaks_validation(
         assert seen, f"secondary {i} was never asked"
         assert all(b == a or newer(b, a) for a, b in itertools.pairwise(seen)), (i, seen)
     print(f"\nserials signwire served after each restart: {published}")
+
+
+def test_ixfr_in_from_a_journaling_knot_primary(labs: LabFactory, tmp_path: Path) -> None:
+    """A primary that answers IXFR with a real diff (knotd's journal): signwire takes the
+    change by IXFR (Knot's own log says so), and both secondaries serve it signed and valid."""
+    key = TsigKey.make()
+    knot = KnotPrimary(tmp_path / "knot", NET + ".41", ZONE, key)
+    lab = labs(primary=(knot.address, knot.port), key=key)
+    lab.started.append(knot)  # stopped with the lab
+    knot.start(zone_text(100, extra="".join(f"h{i} A 198.51.100.{i}\n" for i in range(200))),
+               notify=(lab.signwire.address, lab.signwire.port))
+    lab.start()
+    assert [line for line in knot.outgoing() if "AXFR" in line], knot.log_tail()
+    knot.load(zone_text(101, extra="".join(f"h{i} A 198.51.100.{i}\n" for i in range(200))
+                        + "journaled A 192.0.2.101\n"))
+    secure_within(lab, "journaled." + ZONE, "A", {"192.0.2.101"})
+    served = knot.outgoing()
+    assert "IXFR, outgoing" in served[-1], "\n".join(served)
+    assert not any("AXFR" in line for line in served[1:]), "\n".join(served)
+    for s in lab.secondaries:
+        assert s.transfers()[-1].kind == "IXFR", s.log_tail()

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.edns
 import dns.flags
 import dns.message
 import dns.query
@@ -155,6 +156,14 @@ def test_primary_gone_past_expire_zone_stays_served_and_stale(
     assert answer.rcode() == dns.rcode.NOERROR and answer.answer[0][0].serial == serial
     assert any(r.rdtype == dns.rdatatype.RRSIG for r in answer.answer)
     assert log.read_text().count("STALE") >= 2, "an error at every retry"
+    # EDNS EXPIRE (RFC 7314) carries the served SOA's expire (the policy's), never what is
+    # left of ours (nothing now): secondaries must not expire with the signer.
+    q = dns.message.make_query(ZONE, "SOA", use_edns=0,
+                               options=[dns.edns.GenericOption(dns.edns.EXPIRE, b"")])
+    answer = dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+    (expire,) = [o for o in answer.options if o.otype == dns.edns.EXPIRE]
+    served_soa = next(r for r in answer.answer if r.rdtype == dns.rdatatype.SOA)[0]
+    assert int.from_bytes(expire.to_wire(), "big") == served_soa.expire > 4
     status = subprocess.run(
         [sys.executable, "-m", "signwire", "status", "--config", str(log.parent /
                                                                      "signwire.toml")],

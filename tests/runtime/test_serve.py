@@ -320,6 +320,10 @@ def test_sighup_rereads_config_and_zone(served: tuple[Daemon, NotifyListener]) -
     zone_file = daemon.folder / "example.com.zone"
     zone_file.write_text(zone_file.read_text().replace("2026112901 ; serial",
                                                        "2026113001 ; serial"))
+    # Transfers now only from another address: the new ACL applies at once.
+    config = daemon.config.read_text()
+    daemon.config.write_text(config.replace('networks = ["127.0.0.0/8"]',
+                                            'networks = ["127.0.0.2/32"]'))
     assert daemon.proc is not None
     daemon.proc.send_signal(signal.SIGHUP)
     deadline = time.monotonic() + 20
@@ -327,6 +331,9 @@ def test_sighup_rereads_config_and_zone(served: tuple[Daemon, NotifyListener]) -
         time.sleep(0.1)
     assert soa_serial(port) != before
     assert "SIGHUP: configuration read" in daemon.log.read_text()
+    q = dns.message.make_query(ZONE, "AXFR")
+    q.use_tsig(KEYRING, keyname="xfr-key.")
+    assert dns.query.tcp(q, ADDRESS, port=port, timeout=5).rcode() == dns.rcode.REFUSED
 
 
 def test_sigterm_stops_cleanly(served: tuple[Daemon, NotifyListener]) -> None:

@@ -865,6 +865,17 @@ class Daemon:
         else:
             self.config = new
             self._build_keyring()
+            for zc in new.zones:
+                zr = self.zones[zc.name]
+                if (zc.primaries, zc.notify, zc.policy, zc.policy_file) != (
+                        zr.config.primaries, zr.config.notify, zr.config.policy,
+                        zr.config.policy_file):
+                    log.error("SIGHUP: %s: changes of primaries, notify or policy need a "
+                              "restart; keeping the running ones", zc.name)
+                    continue
+                # Who may transfer, the output file and the other plain settings apply now.
+                zr.config = zc
+                self._serve(zr)
         for zr in self.zones.values():
             self.dispatch(zr, pz.Reload())
         log.info("SIGHUP: configuration read, zones reloaded")

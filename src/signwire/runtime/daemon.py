@@ -377,15 +377,22 @@ class Daemon:
         now = self.clock()
         out = pz.handle(zr.settings, zr.state, event, now)
         zr.state = out.state
+        followups: list[pz.Event] = []
         for command in out.commands:
             try:
                 self._run(zr, command, now)
             except Exception as e:  # one zone's failure must not stop the others
-                log.exception("%s: %s failed", zr.config.name, type(command).__name__)
+                if isinstance(e, SignwireError):
+                    log.error("%s: %s", zr.config.name, e)
+                else:
+                    log.exception("%s: %s failed", zr.config.name, type(command).__name__)
                 if isinstance(command, pz.Sign):
-                    self.dispatch(zr, pz.SignFailed(str(e)))
+                    followups.append(pz.SignFailed(str(e)))
         zr.pipeline_wake = out.wake_at
         self._schedule(zr)
+        # After this outcome's wake-up is set, so the follow-up's own wake-up wins.
+        for event in followups:
+            self.dispatch(zr, event)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

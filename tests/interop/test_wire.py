@@ -21,6 +21,7 @@ Timers are short so the file runs in a few minutes: SOA expire 20 s in the expir
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import random
 import socket
@@ -28,6 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -47,6 +49,7 @@ from interop.peers import (
     BindSecondary,
     KnotPrimary,
     Lab,
+    Peer,
     PowerDnsPrimary,
     TsigKey,
     UnboundResolver,
@@ -80,18 +83,18 @@ def test_harness_pdns_to_bind_to_unbound_with_an_offline_signed_zone(tmp_path: P
     pdns = PowerDnsPrimary(tmp_path / "pdns", NET + ".21", key)
     bind = BindSecondary(tmp_path / "bind", ZONE, (pdns.address, pdns.port), key)
     pdns.add_zone(ZONE, signed, presigned=True, also_notify=[(bind.address, bind.port)])
-    started = []
+    started: list[Peer] = []
     try:
-        for peer in (pdns, bind):
-            started.append(peer)
-            peer.start()
+        for server in (pdns, bind):
+            started.append(server)
+            server.start()
         bind.wait_serial(7)
         good = UnboundResolver(tmp_path / "ub-good", ZONE, anchor, [(bind.address, bind.port)])
         wrong_digest = anchor[:-8] + ("00000000" if not anchor.endswith("00000000") else "11111111")
         bad = UnboundResolver(tmp_path / "ub-bad", ZONE, wrong_digest, [(bind.address, bind.port)])
-        for peer in (good, bad):
-            started.append(peer)
-            peer.start()
+        for resolver in (good, bad):
+            started.append(resolver)
+            resolver.start()
         www = verdict(good.resolve("www." + ZONE, "A"), "A")
         assert www.secure and www.rdata == {"192.0.2.80"}, www
         nx = verdict(good.resolve("nothere." + ZONE, "A"), "A")
@@ -323,6 +326,10 @@ def rejected_count(lab: Lab) -> int:
     return text.count("rejected") + text.count("SOA query failed")
 
 
+def more_rejections(lab: Lab, before: int) -> bool:
+    return rejected_count(lab) > before
+
+
 def test_broken_transfers_from_powerdns_are_refused_old_version_served(
     labs: LabFactory,
 ) -> None:
@@ -349,7 +356,7 @@ def test_broken_transfers_from_powerdns_are_refused_old_version_served(
         lab.pdns.sql(breaking, domain_id)
         lab.pdns.increase_serial(ZONE)
         lab.pdns.notify(ZONE)
-        wait_for(lambda before=before: rejected_count(lab) > before, 20,
+        wait_for(functools.partial(more_rejections, lab, before), 20,
                  f"signwire rejecting the version with {what}", lab.signwire.log_tail)
         still_the_same(lab, serial, 2)
         secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
@@ -417,8 +424,8 @@ class FakePrimary:
         """Serve zone ``text`` (plus ``outside``: records for names outside the zone, which a
         zone object cannot hold); the serial."""
         zone = dns.zone.from_text(text, ZONE, relativize=False)
-        rrsets = [rrset for rrset in zone.iterate_rdatasets() for rrset in [
-            dns.rrset.from_rdata_list(rrset[0], rrset[1].ttl, list(rrset[1]))]]
+        rrsets = [dns.rrset.from_rdata_list(name, rds.ttl, list(rds))
+                  for name, rds in zone.iterate_rdatasets()]
         for line in outside.splitlines():
             name, ttl, rdtype, rdata = line.split(maxsplit=3)
             rrsets.append(dns.rrset.from_text(name, int(ttl), "IN", rdtype, rdata))
@@ -523,7 +530,7 @@ def test_broken_transfers_from_a_fake_primary_are_refused_old_version_served(
     lab = labs(primary=(fake_primary.address, fake_primary.port), key=fake_primary.key)
     serial = lab.start()
     notify_to = (lab.signwire.address, lab.signwire.port)
-    broken = [
+    broken: list[tuple[str, dict[str, Any]]] = [
         ("records outside the zone",
          dict(outside="www.example.org. 5 A 192.0.2.66")),
         ("a transfer cut off before its closing SOA", dict(truncated=True)),
@@ -536,7 +543,7 @@ def test_broken_transfers_from_a_fake_primary_are_refused_old_version_served(
         answer = send_notify(notify_to, ZONE, new, source=fake_primary.address,
                              key=fake_primary.key)
         assert answer is not None and answer.rcode() == dns.rcode.NOERROR, answer
-        wait_for(lambda before=before: rejected_count(lab) > before, 20,
+        wait_for(functools.partial(more_rejections, lab, before), 20,
                  f"signwire rejecting {what}", lab.signwire.log_tail)
         still_the_same(lab, serial, 2)
         secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})

@@ -441,6 +441,9 @@ class Daemon:
             event = refresh.SoaAnswer(primary, serial, timers)
         except QueryError as e:
             event = refresh.SoaFailed(primary, str(e))
+        except Exception as e:  # a bug here must not leave the zone waiting for ever
+            log.exception("%s: SOA query to %s failed", zr.config.name, primary)
+            event = refresh.SoaFailed(primary, f"internal error: {e}")
         self.dispatch(zr, pz.SoaResult(event))
 
     async def _transfer(self, zr: ZoneRuntime, primary: refresh.Primary,
@@ -462,6 +465,11 @@ class Daemon:
                       zr.input.serial if zr.input else None, e)
             self.dispatch(zr, pz.TransferResult(refresh.TransferFailed(primary, str(e))))
             return
+        except Exception as e:
+            log.exception("%s: %s from %s failed", zr.config.name, kind, primary)
+            self.dispatch(zr, pz.TransferResult(refresh.TransferFailed(
+                primary, f"internal error: {e}")))
+            return
         zr.input = version
         log.info("%s: %s from %s: serial %d, %d records", zr.config.name, kind, primary,
                  version.serial, version.record_count())
@@ -476,6 +484,10 @@ class Daemon:
         except (ZoneDataError, OSError) as e:
             reason = str(e) if isinstance(e, ZoneDataError) else (e.strerror or str(e))
             self.dispatch(zr, pz.LoadFailed(reason))
+            return
+        except Exception as e:
+            log.exception("%s: reading %s failed", zr.config.name, path)
+            self.dispatch(zr, pz.LoadFailed(f"internal error: {e}"))
             return
         changed = zr.input is None or version != zr.input or zr.signed is None
         zr.input = version
@@ -542,7 +554,9 @@ class Daemon:
         started = asyncio.get_running_loop().time()
         try:
             made, change = await asyncio.to_thread(work)
-        except (SignwireError, DiffError, ValueError) as e:
+        except Exception as e:
+            if not isinstance(e, (SignwireError, DiffError, ValueError)):
+                log.exception("%s: signing failed", zr.config.name)
             self._set_aside(key_step)
             self.dispatch(zr, pz.SignFailed(str(e)))
             return
@@ -576,8 +590,10 @@ class Daemon:
             else:
                 assert change is not None
                 problem = await asyncio.to_thread(verify_change, version, change, now)
-        except (SignwireError, dns.exception.DNSException, ValueError) as e:
-            problem = str(e)
+        except Exception as e:  # whatever stops the verifier, the version is not served
+            if not isinstance(e, (SignwireError, dns.exception.DNSException, ValueError)):
+                log.exception("%s: verification failed", zr.config.name)
+            problem = f"the verifier stopped: {e}"
         log.info("%s: verified serial %d (%s) in %.3f s: %s", zr.config.name,
                  candidate.signed.version.serial, "whole zone" if full else "the change",
                  asyncio.get_running_loop().time() - started, problem or "valid")

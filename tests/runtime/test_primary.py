@@ -173,6 +173,22 @@ def test_primary_gone_past_expire_zone_stays_served_and_stale(
     assert "STALE" in status.stdout and "serving: yes" in status.stdout, status.stdout
     assert proc.poll() is None
 
+    # SIGKILL and restart with the primary still gone: the expiry clock was saved, so the
+    # zone is stale at once (a restart does not make it fresh) and served at once.
+    proc.kill()
+    proc.wait()
+    second = log.parent / "daemon2.log"
+    with open(second, "wb") as out:
+        again = subprocess.Popen(
+            [sys.executable, "-m", "signwire", "serve", "--config", "signwire.toml"],
+            stdout=out, stderr=out, cwd=log.parent)
+    try:
+        assert wait_until(lambda: ask(port, ZONE, "SOA").answer[0][0].serial == serial)
+        assert wait_until(lambda: "STALE" in second.read_text(), timeout=10), second.read_text()
+    finally:
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(timeout=20) == 0
+
 
 def test_broken_transfer_rejected_old_version_still_served(signer: Running) -> None:
     port, primary, proc, log = signer

@@ -150,3 +150,12 @@ def test_endpoints() -> None:
     assert parse_endpoint("[2001:db8::1]:5353") == Endpoint("2001:db8::1", 5353)
     assert parse_endpoint("192.0.2.1:0") is None
     assert parse_endpoint("[2001:db8::1]x") is None
+
+
+def test_serve_check(tmp_path: Path) -> None:
+    from signwire.cli.main import main
+
+    assert main(["serve", "--config", str(ROOT / "examples" / "signwire.toml"), "--check"]) == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[server]\nstate = "s"\n[[zone]]\nname = "a."\nfile = "f"\npolicy = "nope"\n')
+    assert main(["serve", "--config", str(bad), "--check"]) == 2

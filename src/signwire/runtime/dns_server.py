@@ -4,7 +4,8 @@ Every message goes to one handler (``wire, peer address, tcp -> answers``); the 
 daemon's, which answers NOTIFY itself and everything else with the pure responder. Whatever a
 handler raises is logged and the message dropped: a malformed packet never stops the server.
 TCP connections carry any number of length-prefixed messages (RFC 7766) and are closed after
-``idle`` seconds without one.
+``idle`` seconds without one. Transfers are answered from a worker thread (the responder is
+pure and the versions it reads never change), so a big AXFR does not hold other queries up.
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ log = logging.getLogger("signwire")
 Handler = Callable[[bytes, str, bool], list[bytes]]
 
 TCP_IDLE = 30.0
+
+
+def is_transfer(wire: bytes) -> bool:
+    """An AXFR or IXFR query (standard opcode, QR clear)."""
+    if len(wire) < 12 or wire[2] & 0xF8:
+        return False
+    pos = 12
+    while pos < len(wire) and wire[pos]:
+        if wire[pos] & 0xC0:
+            return False
+        pos += wire[pos] + 1
+    qtype = int.from_bytes(wire[pos + 1:pos + 3], "big")
+    return qtype in (251, 252)
 
 
 class _UdpServer(asyncio.DatagramProtocol):
@@ -84,7 +98,11 @@ class DnsServer:
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                     return
                 try:
-                    answers = self.handler(wire, peer, True)
+                    if is_transfer(wire):
+                        # A big zone's AXFR takes a while to build; queries go on meanwhile.
+                        answers = await asyncio.to_thread(self.handler, wire, peer, True)
+                    else:
+                        answers = self.handler(wire, peer, True)
                 except Exception:
                     log.exception("TCP query from %s dropped: the handler failed", peer)
                     return

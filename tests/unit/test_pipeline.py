@@ -164,3 +164,9 @@ def test_resign_signs_in_full_now_and_waits_for_a_running_step() -> None:
     assert pz.Sign not in kinds(asked)
     done = pz.handle(FILE, asked.state, pz.SignDone(None, T0 + 2000, None), T0 + 1002)
     assert done.commands == [pz.Sign(pz.SignMode.FULL)]
+
+
+def test_keys_changed_runs_a_key_step_now() -> None:
+    s = publish_file_zone()
+    out = pz.handle(FILE, s, pz.KeysChanged(), T0 + 7)
+    assert out.commands == [pz.Sign(pz.SignMode.REFRESH)]

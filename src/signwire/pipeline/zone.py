@@ -143,6 +143,12 @@ class Resign:
 
 
 @dataclass(frozen=True, slots=True)
+class KeysChanged:
+    """Something the enforcer waits for happened (a DS seen or gone at the parent): run a
+    key step now rather than at the next planned key event."""
+
+
+@dataclass(frozen=True, slots=True)
 class FileLoaded:
     serial: int
     changed: bool  # False: the file holds what was signed already
@@ -176,7 +182,7 @@ class Verified:
 
 Event = (
     Start | TimerFired | Notify | SoaResult | TransferResult | Reload | Retransfer | Resign
-    | FileLoaded | LoadFailed | SignDone | SignFailed | Verified
+    | KeysChanged | FileLoaded | LoadFailed | SignDone | SignFailed | Verified
 )
 
 
@@ -364,6 +370,8 @@ class _Machine:
             self.log("info", "signing in full again, as asked")
             # A waiting retry is cut short too: the operator asked for it now.
             self.set(full_next=True, resign_requested=True, retry_at=None)
+        elif isinstance(event, KeysChanged):
+            self.set(key_event_at=self.now)
         elif isinstance(event, FileLoaded):
             self.file_loaded(event)
         elif isinstance(event, LoadFailed):

@@ -216,6 +216,7 @@ class ZoneRuntime:
     secondaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     notify_on_serve: bool = False
+    ds_check_at: int | None = None  # the next question to the parental agents
 
 
 class Daemon:
@@ -341,7 +342,7 @@ class Daemon:
 
     def _schedule(self, zr: ZoneRuntime) -> None:
         notify_at = zr.notify_out.wake_at() if zr.notify_out is not None else None
-        times = [t for t in (zr.pipeline_wake, notify_at) if t is not None]
+        times = [t for t in (zr.pipeline_wake, notify_at, zr.ds_check_at) if t is not None]
         at = min(times) if times else None
         if at == zr.wake:
             return
@@ -369,7 +370,69 @@ class Daemon:
     def _tick(self, zr: ZoneRuntime, now: int) -> None:
         if zr.notify_out is not None:
             self._notify_actions(zr, zr.notify_out.tick(now))
+        if zr.ds_check_at is not None and zr.ds_check_at <= now:
+            zr.ds_check_at = None
+            self._spawn(self._check_ds(zr))
         self.dispatch(zr, pz.TimerFired())
+
+    # --- the DS at the parent -------------------------------------------------------------
+
+    def _plan_ds_check(self, zr: ZoneRuntime, now: int) -> None:
+        """Ask the parental agents again while a key's DS is on its way in or out."""
+        assert self.state is not None
+        if not zr.policy.parent.parental_agents:
+            return
+        waiting = [k for k in self.state.key_states(manager.zone_name(zr.origin))
+                   if k.ds.state.value in ("rumoured", "unretentive") and k.tag]
+        if not waiting:
+            zr.ds_check_at = None
+            return
+        interval = max(2, min(3600, zr.policy.timing.parent_ds_ttl // 2))
+        if zr.ds_check_at is None or zr.ds_check_at > now + interval:
+            zr.ds_check_at = now + interval
+        self._schedule(zr)
+
+    async def _check_ds(self, zr: ZoneRuntime) -> None:
+        from signwire.keys.parent import expected_ds, observe
+        from signwire.keys.parent_query import ask_agents
+
+        assert self.state is not None
+        zone = manager.zone_name(zr.origin)
+        policy = zr.policy
+        try:
+            dnskeys = {(k.algorithm, k.key_tag): k.dnskey_rdata for k in
+                       open_store(self.state.key_store(zone)).keys_for(zr.origin)}
+            keys = [k for k in self.state.key_states(zone)
+                    if k.ds.state.value != "hidden" and k.tag
+                    and (k.algorithm, k.tag) in dnskeys]
+            expected = {k.key_id: expected_ds(zr.origin, dnskeys[(k.algorithm, k.tag or 0)],
+                                              policy.parent.digest_types) for k in keys}
+            answers = await ask_agents(zr.origin, policy.parent.parental_agents)
+            seen = observe(zr.origin, expected, answers,
+                           parent_ds_ttl=policy.timing.parent_ds_ttl)
+        except Exception as e:
+            log.error("%s: DS check at the parental agents failed: %s", zone, e)
+            self._plan_ds_check(zr, self.clock())
+            return
+        now = self.clock()
+        for problem in seen.problems:
+            log.warning("%s: %s", zone, problem)
+        pending = {(kind, arg) for _, kind, arg, _ in self.state.pending(zone)}
+        tags = {k.key_id: k.tag for k in keys}
+        news = False
+        for kind, ids, what in (("ds-seen", seen.seen, "seen at"),
+                                ("ds-gone-checked", seen.gone, "gone from")):
+            for key_id in sorted(ids):
+                state = next(k for k in keys if k.key_id == key_id).ds.state.value
+                wanted = "rumoured" if kind == "ds-seen" else "unretentive"
+                if state != wanted or (kind, key_id) in pending:
+                    continue
+                self.state.add_pending(zone, kind, key_id, now)
+                log.info("%s: key %s: DS %s every parental agent", zone, tags[key_id], what)
+                news = True
+        if news:
+            self.dispatch(zr, pz.KeysChanged())
+        self._plan_ds_check(zr, now)
 
     # --- events and commands ------------------------------------------------------------
 
@@ -493,27 +556,54 @@ class Daemon:
         zr.input = version
         self.dispatch(zr, pz.FileLoaded(version.serial, changed))
 
+    async def _check_store(self, zr: ZoneRuntime) -> None:
+        """Once per zone and start: a zone the state does not know must show no sign of having
+        been signed before (keys in the store, a signed output, a DS at the parental agents);
+        a known one gets its key store tidied (keys a killed run made but never recorded)."""
+        assert self.state is not None
+        if zr.checked_store:
+            return
+        zone = manager.zone_name(zr.origin)
+        store = open_store(self.state.key_store(zone))
+        if self.state.zone(zone) is None:
+            output = str(zr.config.output) if zr.config.output else None
+            # In a thread: asking the parental agents runs an event loop of its own.
+            evidence = await asyncio.to_thread(
+                manager.signed_before, zr.policy, zr.origin, store, output)
+            if evidence:
+                raise SignwireError(
+                    f"{zone} is not in the state {self.config.server.state}, but it was "
+                    "signed before: " + "; ".join(evidence) + ". Restore the state, or "
+                    "sign it once with 'signwire sign --policy ... --start-afresh'")
+        else:
+            for message in manager.tidy_key_store(self.state, zr.origin, store):
+                log.info("%s %s", zone, message)
+        zr.checked_store = True
+
     def _key_step(self, zr: ZoneRuntime, now: int) -> manager.KeyStep:
         assert self.state is not None
         zone = manager.zone_name(zr.origin)
-        config = self.state.key_store(zone)
-        if not zr.checked_store:
-            store = open_store(config)
-            if self.state.zone(zone) is None:
-                output = str(zr.config.output) if zr.config.output else None
-                evidence = manager.signed_before(zr.policy, zr.origin, store, output)
-                if evidence:
-                    raise SignwireError(
-                        f"{zone} is not in the state {self.config.server.state}, but it was "
-                        "signed before: " + "; ".join(evidence) + ". Restore the state, or "
-                        "sign it once with 'signwire sign --policy ... --start-afresh'")
-            else:
-                for message in manager.tidy_key_store(self.state, zr.origin, store):
-                    log.info("%s %s", zone, message)
-            zr.checked_store = True
-        return manager.step(zr.policy, zr.origin, self.state, now, config)
+        return manager.step(zr.policy, zr.origin, self.state, now, self.state.key_store(zone))
 
     def _sign(self, zr: ZoneRuntime, mode: pz.SignMode, now: int) -> None:
+        self._spawn(self._sign_task(zr, mode))
+
+    async def _sign_task(self, zr: ZoneRuntime, mode: pz.SignMode) -> None:
+        try:
+            await self._check_store(zr)
+            work, key_step, mode = self._prepare_sign(zr, mode, self.clock())
+        except Exception as e:
+            if isinstance(e, SignwireError):
+                log.error("%s: %s", zr.config.name, e)
+            else:
+                log.exception("%s: signing could not start", zr.config.name)
+            self.dispatch(zr, pz.SignFailed(str(e)))
+            return
+        await self._sign_work(zr, work, key_step, mode)
+
+    def _prepare_sign(
+        self, zr: ZoneRuntime, mode: pz.SignMode, now: int
+    ) -> tuple[Callable[[], tuple[Signed, Diff | None]], manager.KeyStep, pz.SignMode]:
         assert self.state is not None
         key_step = self._key_step(zr, now)
         for message in key_step.messages:
@@ -547,7 +637,7 @@ class Daemon:
             return sigrefresh.refresh(previous, keys, options, now, ahead=ahead,
                                       previous_serial=previous_serial)
 
-        self._spawn(self._sign_work(zr, work, key_step, mode))
+        return work, key_step, mode
 
     async def _sign_work(self, zr: ZoneRuntime, work: Callable[[], tuple[Signed, Diff | None]],
                          key_step: manager.KeyStep, mode: pz.SignMode) -> None:
@@ -566,6 +656,7 @@ class Daemon:
             key_step.commit(self.state, self.clock(), zr.signed.version.serial)
             key_step.retire_deleted()
             self._submit_ds(key_step)
+            self._plan_ds_check(zr, self.clock())
             self.dispatch(zr, pz.SignDone(None, made.next_resign_at,
                                           key_step.plan.next_event_at))
             return
@@ -609,6 +700,7 @@ class Daemon:
         candidate.key_step.commit(self.state, now, signed.version.serial)
         candidate.key_step.retire_deleted()
         self._submit_ds(candidate.key_step)
+        self._plan_ds_check(zr, now)
         if zr.signed is None or zr.signed.keys.key_signers != signed.keys.key_signers:
             for k in signed.keys.key_signers:
                 ds = rdata.to_text(DS, ds_rdata(zr.origin, k.dnskey_rdata, k.key_tag,
@@ -790,6 +882,7 @@ class Daemon:
         out["serving"] = zr.serving and zr.served is not None
         out["served_serial"] = zr.served.serial if zr.served is not None else None
         out["next_event"] = zr.wake
+        out["next_ds_check"] = zr.ds_check_at
         if zr.signed is not None:
             due = zr.signed.schedule.next_due
             out["earliest_signature_expiry"] = (

@@ -289,6 +289,16 @@ def test_reload_changed_file_gives_ixfr_and_notify(
     assert SECRET not in status.stdout
     (ds,) = zone["ds"]
     assert ds.startswith(f"{ZONE} IN DS ") and " 13 2 " in ds
+    # The operator's DS report reaches the enforcer through the daemon (it holds the state).
+    from signwire.control.socket import request
+
+    control = daemon.folder / "state" / "control.sock"
+    ksk_tag = int(ds.split()[3])
+    answer = request(control, {"command": "key-report", "zone": ZONE, "kind": "ds-seen",
+                               "tag": ksk_tag})
+    assert answer["ok"] is True and answer["key"].startswith("ksk-")
+    assert request(control, {"command": "key-report", "zone": ZONE, "kind": "ds-seen",
+                             "tag": 1})["ok"] is False
     listing = daemon.signwire("zone", "list")
     assert f"{ZONE}\tserial {after}" in listing.stdout
     assert (daemon.folder / "example.com.zone.signed").read_text().count("RRSIG") > 10

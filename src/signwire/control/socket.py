@@ -4,8 +4,10 @@ The daemon listens (:class:`ControlServer`); ``signwire status`` and ``signwire 
 connect (:func:`request`). Who may use it is decided by file permissions: the socket is made
 with mode 0600 (owner only) in a folder of the daemon's. Requests: ``{"command": "status"}``,
 ``{"command": "zone-list"}``, ``{"command": "zone-reload", "zone": "example.com."}``,
-``zone-retransfer``, ``zone-notify``, ``zone-resign``. Answers carry ``"ok": true`` or
-``"ok": false`` with an ``"error"``.
+``zone-retransfer``, ``zone-notify``, ``zone-resign``, and the operator's reports for the
+enforcer while the daemon holds the state: ``{"command": "key-report", "zone": ...,
+"kind": "ds-seen"|"ds-gone"|"compromised", "tag": 12345}`` or ``"kind": "roll", "role":
+"ksk"``. Answers carry ``"ok": true`` or ``"ok": false`` with an ``"error"``.
 """
 
 from __future__ import annotations

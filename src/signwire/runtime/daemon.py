@@ -929,7 +929,40 @@ class Daemon:
                             "nothing served yet"}
                 self._notify_actions(zr, zr.notify_out.new_serial(zr.served.soa, self.clock()))
             return {"ok": True, "zone": zone}
+        if what == "key-report":
+            return self._key_report(request)
         return {"ok": False, "error": f"unknown command {what!r}"}
+
+    def _key_report(self, request: dict[str, Any]) -> dict[str, Any]:
+        """An operator's report for the enforcer while the daemon holds the state: ``kind``
+        ds-seen, ds-gone or compromised with a key ``tag``, or roll with a ``role``; applied
+        by a key step at once."""
+        assert self.state is not None
+        zone = str(request.get("zone", "")).lower()
+        zone = zone if zone.endswith(".") else zone + "."
+        zr = self.zones.get(zone)
+        kind = request.get("kind")
+        if zr is None or self.state.zone(zone) is None:
+            return {"ok": False, "error": f"no signed zone {zone} here"}
+        if kind == "roll":
+            role = str(request.get("role", ""))
+            if role not in ("ksk", "zsk", "csk"):
+                return {"ok": False, "error": "roll needs role ksk, zsk or csk"}
+            arg = role
+        elif kind in ("ds-seen", "ds-gone", "compromised"):
+            tag = request.get("tag")
+            keys = [k for k in self.state.key_states(zone) if k.tag == tag]
+            if not keys:
+                known = ", ".join(str(k.tag) for k in self.state.key_states(zone)) or "none"
+                return {"ok": False, "error": f"{zone} has no key with tag {tag} "
+                        f"(its keys: {known})"}
+            arg = keys[0].key_id
+        else:
+            return {"ok": False, "error": "kind must be ds-seen, ds-gone, compromised or roll"}
+        self.state.add_pending(zone, str(kind), arg, self.clock())
+        log.info("%s: %s %s reported by the operator", zone, kind, arg)
+        self.dispatch(zr, pz.KeysChanged())
+        return {"ok": True, "zone": zone, "kind": kind, "key": arg}
 
     # --- life ----------------------------------------------------------------------------
 

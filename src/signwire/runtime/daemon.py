@@ -8,9 +8,13 @@ feeds the results back as events. CPU work (reading a zone, signing, verifying) 
 worker thread so that queries keep being answered meanwhile; key steps and the state
 database stay on the loop's thread.
 
-The state directory's lock is held for the daemon's whole life. The last good signed version
-of each zone is saved after every publication (:mod:`signwire.storage.versions`) and served
-again at once after a restart.
+The state directory's lock is held for the daemon's whole life. Each new signed version is
+saved (:mod:`signwire.storage.versions`, with the IXFR journal) before it is served, so a
+restart serves the last one at once, without signing. Key steps run whenever the zone is
+signed and at the enforcer's own next event; while a DS is on its way in or out, the
+policy's parental agents are asked on the same timer. Verification: small zones and full
+signings are verified whole by the independent verifier; incremental steps of zones over
+``FULL_VERIFY_MAX_RECORDS`` by what they changed (:func:`verify_change`).
 """
 
 from __future__ import annotations

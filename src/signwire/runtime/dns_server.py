@@ -73,13 +73,16 @@ class DnsServer:
         loop = asyncio.get_running_loop()
         for ep in self.listen:
             family = socket.AF_INET6 if ":" in ep.address else socket.AF_INET
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _UdpServer(self.handler), local_addr=(ep.address, ep.port),
-                family=family)
-            self._udp.append(transport)
-            server = await asyncio.start_server(
-                self._connection, host=ep.address, port=ep.port, family=family,
-                reuse_address=True)
+            try:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _UdpServer(self.handler), local_addr=(ep.address, ep.port),
+                    family=family)
+                self._udp.append(transport)
+                server = await asyncio.start_server(
+                    self._connection, host=ep.address, port=ep.port, family=family,
+                    reuse_address=True)
+            except OSError as e:
+                raise OSError(e.errno, f"cannot listen on {ep}: {e.strerror}") from None
             self._tcp.append(server)
 
     async def _connection(self, reader: asyncio.StreamReader,

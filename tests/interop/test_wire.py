@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import json
 import random
 import socket
 import threading
@@ -189,6 +190,12 @@ def test_change_at_the_primary_reaches_both_secondaries_signed_by_ixfr(
         # around it, a small part of the 900-odd records of the whole zone.
         assert first_axfr.records is not None and first_axfr.records > 900, first_axfr
         assert all(t.records is not None and t.records < 40 for t in ixfrs), transfers
+    # signwire's status agrees (it keys secondaries by address; both BINDs are on 127.0.0.1).
+    done = lab.signwire.cli("status", "--json")
+    assert done.returncode == 0, done.stderr
+    (zone,) = json.loads(done.stdout)["zones"]
+    seen = zone["secondaries"]["127.0.0.1"]
+    assert seen["last_transfer"] == "IXFR" and seen["serial"] == last, seen
 
 
 def change_without_notify(lab: Lab, name: str, address: str) -> int:

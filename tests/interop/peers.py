@@ -702,7 +702,8 @@ class Signwire(Peer):
                  key: TsigKey, secondaries: Sequence[tuple[str, int]], *,
                  transfer_networks: Sequence[str] = ("127.0.0.1/32",),
                  min_timers: tuple[int, int, int] | None = None,
-                 port: int | None = None, soa_expire: int | None = None) -> None:
+                 port: int | None = None, soa_expire: int | None = None,
+                 policy: str | None = None) -> None:
         super().__init__(workdir)
         self.address = address
         self.port = port if port is not None else free_port(address)
@@ -713,6 +714,7 @@ class Signwire(Peer):
         self.transfer_networks = list(transfer_networks)
         self.min_timers = min_timers
         self.soa_expire = soa_expire
+        self.policy = policy  # the body of a [policy.lab] table, or None: the default
         self.config = workdir / "signwire.toml"
 
     def write_config(self) -> None:
@@ -722,11 +724,11 @@ class Signwire(Peer):
         if self.min_timers is not None:
             refresh, retry, expire = self.min_timers
             timers = f"min-refresh = {refresh}\nmin-retry = {retry}\nmin-expire = {expire}\n"
-        if self.soa_expire is not None:
-            # The expire the secondaries get: short, so a secondary cut off from signwire (or
-            # told to expire with it) would go dark within the test.
-            (self.workdir / "policies.toml").write_text(
-                f"[policy.lab]\nsoa-expire = {self.soa_expire}\n")
+        if self.soa_expire is not None or self.policy is not None:
+            # soa_expire: the expire the secondaries get, short, so a secondary cut off from
+            # signwire (or told to expire with it) would go dark within the test.
+            body = self.policy or f"soa-expire = {self.soa_expire}\n"
+            (self.workdir / "policies.toml").write_text(f"[policy.lab]\n{body}")
             timers += 'policy = "lab"\npolicy-file = "policies.toml"\n'
         (self.workdir / "xfr.key").write_text(self.key.secret + "\n")
         (self.workdir / "xfr.key").chmod(0o600)
@@ -832,7 +834,7 @@ class Lab:
                  min_timers: tuple[int, int, int] | None = None, also_notify: bool = True,
                  serial: int = 2026120201, primary: tuple[str, int] | None = None,
                  key: TsigKey | None = None, extra: str = "",
-                 secondary_expire: int | None = None) -> None:
+                 secondary_expire: int | None = None, policy: str | None = None) -> None:
         """``primary``: signwire's primary is that (address, port), not PowerDNS, which is then
         left unstarted (for data PowerDNS will not serve)."""
         self.root = root
@@ -851,7 +853,7 @@ class Lab:
             root / "signwire", signwire_address, ZONE,
             primary if primary is not None else (self.pdns.address, self.pdns.port),
             self.key, [(s.address, s.port) for s in self.secondaries], min_timers=min_timers,
-            port=signwire_port, soa_expire=secondary_expire,
+            port=signwire_port, soa_expire=secondary_expire, policy=policy,
         )
         self.timers = timers
         self.pdns.add_zone(

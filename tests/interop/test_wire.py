@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import dns.dnssec
 import dns.exception
 import dns.flags
 import dns.message
@@ -684,3 +685,71 @@ def test_ixfr_in_from_a_journaling_knot_primary(labs: LabFactory, tmp_path: Path
     assert not any("AXFR" in line for line in served[1:]), "\n".join(served)
     for s in lab.secondaries:
         assert s.transfers()[-1].kind == "IXFR", s.log_tail()
+
+
+# ZSKs that roll every 25 s (a rollover takes 21 s), every wait a few seconds: TTL 2 for
+# DNSKEY, the zone's TTLs (5) as the largest, 3 s for the secondaries to follow (signwire's
+# NOTIFY, BIND's IXFR: about a second here). Signatures live a day, so none expires during
+# the test and the refresh rule holds (12 h >= soa-expire 1 h + TTLs).
+FAST_ZSK = """\
+zsk-lifetime = 25
+dnskey-ttl = 2
+max-zone-ttl = 5
+zone-propagation-delay = 3
+publish-safety = 1
+retire-safety = 1
+soa-expire = "1h"
+soa-negative-ttl = 2
+signature-validity = "1d"
+signature-refresh = "12h"
+signature-jitter = "1h"
+dnskey-signature-validity = "1d"
+"""
+
+
+def zsk_tags(lab: Lab) -> list[frozenset[int]]:
+    """The zone-signing keys (no SEP bit) each secondary serves, by key tag."""
+    out = []
+    for s in lab.secondaries:
+        answer = s.ask(ZONE, "DNSKEY")
+        keys = next(r for r in answer.answer if r.rdtype == dns.rdatatype.DNSKEY)
+        out.append(frozenset(dns.dnssec.key_id(k) for k in keys if not k.flags & 1))
+    return out
+
+
+def test_zsk_rollover_inside_the_daemon_never_breaks_validation(labs: LabFactory) -> None:
+    """The daemon's own enforcer rolls the ZSK (pre-publication) while Unbound, caching as
+    resolvers do, asks through both secondaries: every answer validates, none is a SERVFAIL,
+    and the secondaries end up serving a ZSK they did not serve at first."""
+    lab = labs(policy=FAST_ZSK)
+    lab.start()
+    first = zsk_tags(lab)
+    assert first[0] == first[1] and len(first[0]) == 1, first
+    probes = [("www." + ZONE, "A", True), (ZONE, "DNSKEY", True), ("nothere." + ZONE, "A", False)]
+    bad: list[str] = []
+    asked = 0
+    # The first ZSK is replaced 25 s after it was made and gone from the DNSKEY RRset 21 s
+    # later; watch a little longer.
+    watch = 55
+    deadline = time.monotonic() + watch
+    while time.monotonic() < deadline:
+        for i, resolver in enumerate(lab.resolvers, 1):
+            for name, rdtype, positive in probes:
+                try:
+                    v = verdict(resolver.resolve(name, rdtype, fresh=False), rdtype)
+                except dns.exception.Timeout:
+                    bad.append(f"+{watch - deadline + time.monotonic():.1f}s secondary {i}: "
+                               f"{name} {rdtype}: timeout")
+                    continue
+                asked += 1
+                wanted = "NOERROR" if positive else "NXDOMAIN"
+                if v.rcode != wanted or not v.ad or (positive and not v.rdata):
+                    bad.append(f"+{watch - deadline + time.monotonic():.1f}s secondary {i}: "
+                               f"{name} {rdtype}: {v}")
+        time.sleep(0.2)
+    last = zsk_tags(lab)
+    keys = lab.signwire.log_text().count("created ZSK")
+    print(f"\nZSK rollover: {asked} validated answers, {len(bad)} bad; ZSKs {sorted(first[0])}"
+          f" -> {sorted(last[0])}; {keys} ZSKs created")
+    assert not bad, "\n".join(bad[:20]) + "\n" + lab.signwire.log_tail()
+    assert last[0] == last[1] and not last[0] & first[0], (first, last)

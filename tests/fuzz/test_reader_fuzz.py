@@ -66,7 +66,7 @@ INCLUDED = "x A 10.0.0.1\n  MX 10 mail\n"
 # Fuzzing is about finding tracebacks, not about variety between runs: keep the counts small
 # and let the ci profile (derandomized) make them the same on every CI run.
 FUZZ = settings(
-    max_examples=150,
+    max_examples=300,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Install signwire into .venv and run its main job on the shipped example zone:
-# sign examples/example.com.zone (keys are created in example-keys/ on the first run) and
-# verify the result independently. Works on a fresh Debian 12 machine; as root it installs
-# python3-venv if Debian's Python lacks it.
+# Install signwire into .venv and run its main job on the shipped example:
+#   1. sign examples/example.com.zone offline (keys are created in example-keys/ on the first
+#      run) and verify the result independently;
+#   2. run the daemon on the embedded default, examples/signwire.toml: it signs the same zone
+#      under the built-in policy and serves it on 127.0.0.1 port 5353 until Ctrl-C (SIGTERM):
+#        dig @127.0.0.1 -p 5353 example.com SOA +dnssec
+#        dig @127.0.0.1 -p 5353 example.com AXFR -y hmac-sha256:example-xfr:<secret in the toml>
+# Works on a fresh Debian 12 machine; as root it installs python3-venv if Debian's Python lacks
+# it. SIGNWIRE_EXAMPLE_SERVE=no stops after step 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +25,8 @@ fi
 .venv/bin/signwire sign examples/example.com.zone --origin example.com. \
     --keys example-keys --nsec3 --cds -o example.com.zone.signed
 .venv/bin/signwire verify example.com.zone.signed --origin example.com.
+
+[ "${SIGNWIRE_EXAMPLE_SERVE:-yes}" = no ] && exit 0
+echo "run-example: serving example.com signed on 127.0.0.1:5353 (Ctrl-C stops);" \
+    "try: dig @127.0.0.1 -p 5353 example.com SOA +dnssec" >&2
+exec .venv/bin/signwire serve --config examples/signwire.toml

@@ -2,7 +2,8 @@
 # Installs everything the test suite needs, and nothing when it is all there already.
 #
 #   1. The outside programs the interop tests run (ldns, BIND and Knot tools, SoftHSM2,
-#      Unbound, PowerDNS with its SQLite backend). As root, missing ones are installed with apt-get; otherwise the script says
+#      Unbound, PowerDNS with its SQLite backend, BIND 9's named as secondary). As root,
+#      missing ones are installed with apt-get; otherwise the script says
 #      what to install and goes on (those tests then skip, saying why).
 #   2. A virtual environment in .venv (Python >= 3.11) with signwire installed in editable
 #      mode plus its dev extra (pytest, xdist, hypothesis, ruff, mypy).
@@ -29,8 +30,9 @@ declare -A PACKAGE_OF=(
     [openssl]=openssl
     [named-checkzone]=bind9-utils
     [pdns_server]=pdns-server
+    [named]=bind9
 )
-PACKAGES=(ldnsutils bind9-utils knot knot-dnssecutils knot-dnsutils softhsm2 unbound openssl
+PACKAGES=(ldnsutils bind9-utils bind9 knot knot-dnssecutils knot-dnsutils softhsm2 unbound openssl
     pdns-server pdns-backend-sqlite3)
 # Packages that ship no program of their own to look for (a backend module): checked by dpkg.
 LIBRARY_PACKAGES=(pdns-backend-sqlite3)

@@ -34,6 +34,11 @@ from typing import Any
 
 from signwire.loading import refresh
 
+# The refresh machine's own words for these, passed through as they are.
+from signwire.loading.refresh import Log as Log
+from signwire.loading.refresh import ResumeServing as ResumeServing
+from signwire.loading.refresh import StopServing as StopServing
+
 # --- settings and state ----------------------------------------------------------------------
 
 
@@ -245,22 +250,6 @@ class Persist:
     version: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Log:
-    level: str  # "info", "warning", "error"
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class StopServing:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResumeServing:
-    pass
-
-
 Command = (
     QuerySoa | Transfer | AnswerNotify | LoadFile | Sign | Verify | Publish | Discard
     | SendNotify | Persist | Log | StopServing | ResumeServing
@@ -341,13 +330,11 @@ class _Machine:
             elif isinstance(action, refresh.RefuseNotify):
                 self.commands.append(AnswerNotify(action.peer, False))
             elif isinstance(action, refresh.Log):
-                self.commands.append(Log(action.level, action.message))
+                self.commands.append(action)
             elif isinstance(action, refresh.Alert):
                 self.commands.append(Log("error", action.message))
-            elif isinstance(action, refresh.StopServing):
-                self.commands.append(StopServing(action.reason))
-            elif isinstance(action, refresh.ResumeServing):
-                self.commands.append(ResumeServing())
+            elif isinstance(action, refresh.StopServing | refresh.ResumeServing):
+                self.commands.append(action)
         if _durable(before) != _durable(out.state):
             self.commands.append(Persist(version=False))
 

@@ -304,6 +304,22 @@ def test_reload_changed_file_gives_ixfr_and_notify(
     assert (daemon.folder / "example.com.zone.signed").read_text().count("RRSIG") > 10
 
 
+def test_key_reports_go_to_the_running_daemon(served: tuple[Daemon, NotifyListener]) -> None:
+    """The daemon holds the state's lock: a key report is handed over its control socket
+    (and the daemon's own checks answer), while reading commands need no lock."""
+    daemon, _ = served
+    state = str(daemon.folder / "state")
+    listed = subprocess.run([sys.executable, "-m", "signwire", "key", "list", "--state", state],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "KSK" in listed.stdout, listed.stderr
+    report = subprocess.run(
+        [sys.executable, "-m", "signwire", "key", "ds-seen", ZONE, "1", "--state", state],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert report.returncode == 3, report
+    assert "the daemon refused the report" in report.stderr and "no key with tag 1" in report.stderr
+
+
 def test_sigkill_then_restart_serves_at_once_with_the_same_serial(
     served: tuple[Daemon, NotifyListener],
 ) -> None:

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from signwire.cli.now_option import add_now_option
@@ -23,7 +24,7 @@ from signwire.keys.plan import insecure_status
 from signwire.keys.store import open_store
 from signwire.policy.parse import load_policy
 from signwire.signing.apex import ds_rdata
-from signwire.storage.lock import DEFAULT_WAIT, StateLock
+from signwire.storage.lock import DEFAULT_WAIT, StateLock, StateLockedError
 from signwire.storage.state import StateStore
 from signwire.zones import names, rdata
 from signwire.zones.rrtypes import DS
@@ -89,16 +90,50 @@ def _key_by_tag(state: StateStore, zone: str, tag: int) -> KeyState:
 _WRITERS = ("ds-seen", "ds-gone", "roll", "compromised", "check-ds")
 
 
+# Reports a running daemon takes over its control socket (it holds the state's lock).
+_REPORTS = ("ds-seen", "ds-gone", "roll", "compromised")
+
+
 def run(args: argparse.Namespace, now: int) -> int:
     try:
         with contextlib.ExitStack() as stack:
             if args.action in _WRITERS:
-                stack.enter_context(StateLock(args.state, wait=args.lock_wait))
+                lock = StateLock(args.state, wait=0)
+                try:
+                    lock.acquire()
+                except StateLockedError:
+                    daemon = Path(args.state) / "control.sock"
+                    if args.action in _REPORTS and daemon.exists():
+                        return _tell_daemon(args, daemon)
+                    lock = StateLock(args.state, wait=args.lock_wait)
+                    lock.acquire()
+                stack.callback(lock.release)
             state = stack.enter_context(StateStore(args.state, create=False))
             return _run(args, state, now)
     except SignwireError as e:
         print(f"signwire key: error: {e}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _tell_daemon(args: argparse.Namespace, socket_path: Path) -> int:
+    """The daemon holds the state: hand it the report, which its next key step applies."""
+    from signwire.control.socket import ControlError, request
+
+    message: dict[str, object] = {"command": "key-report", "zone": _zone(args.zone),
+                                  "kind": args.action}
+    if args.action == "roll":
+        message["role"] = args.role
+    else:
+        message["tag"] = args.tag
+    try:
+        answer = request(socket_path, message)
+    except ControlError as e:
+        raise SignwireError(f"the state is held by a daemon, which did not answer: {e}") from None
+    if not answer.get("ok"):
+        raise SignwireError(f"the daemon refused the report: {answer.get('error')}")
+    what = f"key {args.tag}: {args.action}" if args.action != "roll" else f"{args.role} roll"
+    print(f"{answer.get('zone')} {what} handed to the running daemon, which applies it now")
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace, state: StateStore, now: int) -> int:

@@ -52,6 +52,7 @@ def test_the_guide_runs_as_written(tmp_path):
     if missing:
         unavailable(f"not installed: {', '.join(missing)} (scripts/setup-tests.sh installs them)")
     shutil.copy(ROOT / "examples" / "example.com.zone", tmp_path)
+    shutil.copy(ROOT / "examples" / "signwire.toml", tmp_path)
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     for command, expected, output in steps:

@@ -562,8 +562,11 @@ class UnboundResolver(Peer):
     name = "unbound"
 
     def __init__(self, workdir: Path, zone: str, anchor: str,
-                 stubs: Sequence[tuple[str, int]]) -> None:
+                 stubs: Sequence[tuple[str, int]],
+                 other_stubs: dict[str, tuple[str, int]] | None = None) -> None:
+        """``other_stubs``: more zones (a parent) and the one server each is asked at."""
         super().__init__(workdir)
+        self.other_stubs = dict(other_stubs or {})
         self.unbound = require_program("unbound")
         self.unbound_control = require_program("unbound-control")
         self.zone = zone
@@ -617,7 +620,8 @@ stub-zone:
     name: "{self.zone}"
     stub-prime: no
 {stub_addrs}
-""")
+{"".join(f'stub-zone:{chr(10)}    name: "{z}"{chr(10)}    stub-prime: no{chr(10)}'
+         f'    stub-addr: {a}@{p}{chr(10)}' for z, (a, p) in self.other_stubs.items())}""")
 
     def start(self) -> None:
         self.write_config()
@@ -866,8 +870,11 @@ class Lab:
         self.started.append(peer)
         start()
 
-    def start(self) -> int:
-        """Start the chain; the serial both secondaries serve (and validate) first."""
+    def start(self, anchor: str | None = None,
+              other_stubs: dict[str, tuple[str, int]] | None = None) -> int:
+        """Start the chain; the serial both secondaries serve (and validate) first. The
+        resolvers trust ``anchor`` (default: the zone's own DS) and also resolve
+        ``other_stubs`` (a parent zone, say)."""
         if self.use_pdns:
             self.run(self.pdns, self.pdns.start)
             self.pdns.wait_ready(ZONE)
@@ -877,10 +884,11 @@ class Lab:
         serial = self.signwire.wait_serving()
         for s in self.secondaries:
             s.wait_serial(serial)
-        anchor = ds_anchor(ZONE, self.secondaries[0].ask(ZONE, "DNSKEY"))
+        if anchor is None:
+            anchor = ds_anchor(ZONE, self.secondaries[0].ask(ZONE, "DNSKEY"))
         for i, s in enumerate(self.secondaries, 1):
             resolver = UnboundResolver(self.root / f"unbound{i}", ZONE, anchor,
-                                       [(s.address, s.port)])
+                                       [(s.address, s.port)], other_stubs)
             self.resolvers.append(resolver)
             self.run(resolver, resolver.start)
         return serial

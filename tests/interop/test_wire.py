@@ -28,7 +28,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ import dns.tsig
 import dns.zone
 import pytest
 
+from interop.live_dns import Knot
 from interop.peers import (
     NET,
     ZONE,
@@ -753,3 +754,155 @@ def test_zsk_rollover_inside_the_daemon_never_breaks_validation(labs: LabFactory
           f" -> {sorted(last[0])}; {keys} ZSKs created")
     assert not bad, "\n".join(bad[:20]) + "\n" + lab.signwire.log_tail()
     assert last[0] == last[1] and not last[0] & first[0], (first, last)
+
+
+# A KSK that rolls by itself 40 s after it is made (double-KSK), every wait a few seconds; the
+# parent is asked for the DS by the daemon (parental agent: knotd serving ``test.``). ZSKs do
+# not roll here.
+FAST_KSK = """\
+ksk-lifetime = 40
+zsk-lifetime = "unlimited"
+ksk-rollover = "double-ksk"
+dnskey-ttl = 2
+max-zone-ttl = 5
+parent-ds-ttl = 2
+zone-propagation-delay = 3
+parent-propagation-delay = 1
+publish-safety = 1
+retire-safety = 1
+soa-expire = "1h"
+soa-negative-ttl = 2
+signature-validity = "1d"
+signature-refresh = "12h"
+signature-jitter = "1h"
+dnskey-signature-validity = "1d"
+cds = true
+cdnskey = true
+parental-agents = ["{agent}"]
+"""
+
+
+def parent_text(serial: int, ds: Sequence[str]) -> str:
+    """The parent zone ``test.``: the delegation of the lab's zone with ``ds`` (rdata text)."""
+    lines = [
+        "$ORIGIN test.",
+        "$TTL 2",
+        f"@ SOA ns.test. hostmaster.test. {serial} 3600 600 86400 2",
+        "@ NS ns.test.",
+        "ns A 192.0.2.53",
+        "example NS ns1.example.test.",
+        "example NS ns2.example.test.",
+        "ns1.example A 192.0.2.1",
+        "ns2.example A 192.0.2.2",
+    ]
+    lines += [f"example 2 DS {d}" for d in ds]
+    return "\n".join(lines) + "\n"
+
+
+class ParentBot:
+    """The parent's side, as a CDS-scanning registry: whenever the child's CDS set (asked at a
+    secondary) differs from the DS set the parent serves, the parent zone is signed again with
+    the new DS set and knotd reloads it."""
+
+    def __init__(self, lab: Lab, knot: Knot, folder: Path) -> None:
+        self.lab = lab
+        self.knot = knot
+        self.folder = folder
+        self.serial = 1
+        self.ds: frozenset[str] = frozenset()
+        self.history: list[tuple[float, frozenset[str]]] = []
+        self.anchor = self.publish(frozenset())
+
+    def publish(self, ds: frozenset[str]) -> str:
+        self.serial += 1
+        signed, anchor = sign_offline(self.folder, "test.", parent_text(self.serial,
+                                                                        sorted(ds)))
+        self.knot.zone_file("test.").write_text(signed)
+        self.ds = ds
+        self.history.append((time.monotonic(), ds))
+        return anchor
+
+    def cds(self) -> frozenset[str]:
+        answer = self.lab.secondaries[0].ask(ZONE, "CDS")
+        return frozenset(rd.to_text().upper() for rrset in answer.answer
+                         if rrset.rdtype == dns.rdatatype.CDS for rd in rrset)
+
+    def step(self) -> None:
+        cds = self.cds()
+        if cds and cds != self.ds:
+            self.publish(cds)
+            self.knot.reload("test.", expect_serial=self.serial)
+
+
+def ksk_tags(lab: Lab) -> frozenset[int]:
+    answer = lab.secondaries[0].ask(ZONE, "DNSKEY")
+    keys = next(r for r in answer.answer if r.rdtype == dns.rdatatype.DNSKEY)
+    return frozenset(dns.dnssec.key_id(k) for k in keys if k.flags & 1)
+
+
+def test_ksk_rollover_with_the_ds_moved_at_the_parent_never_breaks_validation(
+    labs: LabFactory, tmp_path: Path,
+) -> None:
+    """The zone goes secure and then rolls its KSK (double-KSK) inside the daemon, the parent
+    following the CDS and the daemon checking the parent's DS itself, while Unbound, trusting
+    only the parent's key and caching as resolvers do, asks through both secondaries: no
+    SERVFAIL at any time, AD on every answer once the first DS is in, and the first KSK and its
+    DS gone at the end."""
+    parent_dir = tmp_path / "parent-zones"
+    parent_dir.mkdir()
+    (parent_dir / "test.zone").write_text(
+        sign_offline(tmp_path / "parent", "test.", parent_text(1, []))[0])
+    (tmp_path / "knot").mkdir()
+    knot = Knot(tmp_path / "knot", parent_dir, ["test."])
+    try:
+        knot.start()
+        rollover_under_watch(labs, knot, tmp_path)
+    finally:
+        knot.stop()
+
+
+def rollover_under_watch(labs: LabFactory, knot: Knot, tmp_path: Path) -> None:
+    lab = labs(policy=FAST_KSK.format(agent=f"127.0.0.1:{knot.port}"))
+    bot = ParentBot(lab, knot, tmp_path / "parent")
+    knot.reload("test.", expect_serial=bot.serial)
+    lab.start(anchor=bot.anchor, other_stubs={"test.": ("127.0.0.1", knot.port)})
+    probes = [("www." + ZONE, "A", "NOERROR"), (ZONE, "DNSKEY", "NOERROR"),
+              ("nothere." + ZONE, "A", "NXDOMAIN")]
+    t0 = time.monotonic()
+    deadline = t0 + 150  # the rollover is done about 60 s in; a busy machine may be slower
+    until: float | None = None  # a few seconds past the end of the rollover
+    first_ksk: frozenset[int] | None = None
+    secure_from: float | None = None
+    bad: list[str] = []
+    asked = 0
+    while time.monotonic() < (until if until is not None else deadline):
+        bot.step()
+        if first_ksk is None and bot.ds:
+            first_ksk = ksk_tags(lab)
+            # Caches may hold the insecure delegation for its TTL (2 s) and a round trip.
+            secure_from = time.monotonic() + 4
+        if (until is None and first_ksk is not None and not ksk_tags(lab) & first_ksk
+                and len(bot.history) >= 3):
+            # The first KSK is gone from the DNSKEY RRset and its DS from the parent: watch
+            # the caches for longer than they may hold the old records.
+            until = time.monotonic() + 8
+        for i, resolver in enumerate(lab.resolvers, 1):
+            for name, rdtype, rcode in probes:
+                at = time.monotonic() - t0
+                try:
+                    v = verdict(resolver.resolve(name, rdtype, fresh=False), rdtype)
+                except dns.exception.Timeout:
+                    bad.append(f"+{at:.1f}s secondary {i}: {name} {rdtype}: timeout")
+                    continue
+                asked += 1
+                must_be_secure = secure_from is not None and time.monotonic() > secure_from
+                if v.rcode != rcode or (must_be_secure and not v.ad):
+                    bad.append(f"+{at:.1f}s secondary {i}: {name} {rdtype}: {v}")
+        time.sleep(0.2)
+    last_ksk = ksk_tags(lab)
+    timeline = "\n".join(f"+{at - t0:6.1f}s parent DS: {sorted(ds)}" for at, ds in bot.history)
+    print(f"\nKSK rollover: {asked} answers, {len(bad)} bad; KSKs {sorted(first_ksk or [])} -> "
+          f"{sorted(last_ksk)}\n{timeline}")
+    assert not bad, "\n".join(bad[:20]) + "\n" + timeline + "\n" + lab.signwire.log_tail()
+    assert first_ksk and last_ksk and not first_ksk & last_ksk, (first_ksk, last_ksk, timeline)
+    assert len(bot.ds) == 1, timeline

@@ -1,5 +1,6 @@
-"""The real peers of a signer in the wire, on loopback: a PowerDNS hidden primary, BIND 9
-secondaries, Unbound validating through them, and ``signwire serve`` itself.
+"""The real peers of a signer in the wire, on loopback: a PowerDNS hidden primary (or a
+journaling knotd, for real IXFR in), BIND 9 secondaries, Unbound validating through them, and
+``signwire serve`` itself with a generated configuration (and, optionally, a policy file).
 
 Each class runs one program in the foreground, with its configuration and logs in a folder of
 its own, on a free port; :class:`Lab` starts them in order and stops every one it started (SIGTERM,

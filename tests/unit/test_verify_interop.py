@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import io
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -19,15 +18,13 @@ import dns.name
 import pytest
 from test_verify_support import NOW, UNSIGNED, nsec3_digest, nsec3_label, same_contents
 
+from interop.verifiers import missing_programs
 from signwire.cli import verify_cmd
 from signwire.verify.zone_reader import _read_with_dnspython, read_zone_text
 
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.skipif(
-        shutil.which("ldns-signzone") is None or shutil.which("ldns-keygen") is None,
-        reason="ldns-signzone / ldns-keygen (ldnsutils) are not installed",
-    ),
+    pytest.mark.requires(missing_programs("ldns-signzone", "ldns-keygen")),
 ]
 
 Keys = tuple[Path, str, str]

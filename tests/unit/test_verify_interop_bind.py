@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,15 +13,13 @@ import dns.name
 import pytest
 from test_verify_support import NOW, UNSIGNED, same_contents
 
+from interop.verifiers import missing_programs
 from signwire.cli import verify_cmd
 from signwire.verify.zone_reader import _read_with_dnspython, read_zone_file
 
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.skipif(
-        shutil.which("dnssec-signzone") is None or shutil.which("dnssec-keygen") is None,
-        reason="dnssec-signzone / dnssec-keygen (bind9-utils) are not installed",
-    ),
+    pytest.mark.requires(missing_programs("dnssec-signzone", "dnssec-keygen")),
 ]
 
 

@@ -35,6 +35,7 @@ from dns.rdtypes.ANY.NSEC3PARAM import NSEC3PARAM
 from dns.rdtypes.ANY.RRSIG import RRSIG
 from dns.rdtypes.util import Bitmap
 
+from interop.verifiers import missing_programs
 from signwire.verify.anchors import TrustAnchor
 from signwire.verify.lean import lean_verdict
 from signwire.verify.lean_reader import read_lean
@@ -418,7 +419,7 @@ def ldns_verify(text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.interop
-@pytest.mark.skipif(LDNS_VERIFY is None, reason="ldns-verify-zone (ldnsutils) is not installed")
+@pytest.mark.requires(missing_programs("ldns-verify-zone"))
 @pytest.mark.parametrize(
     "make",
     [
@@ -437,7 +438,7 @@ def test_oracle_zones_pass_ldns(make: Callable[[], Zone], tmp_path: Path) -> Non
 
 
 @pytest.mark.interop
-@pytest.mark.skipif(LDNS_VERIFY is None, reason="ldns-verify-zone (ldnsutils) is not installed")
+@pytest.mark.requires(missing_programs("ldns-verify-zone"))
 def test_ldns_rejects_a_broken_oracle_zone(tmp_path: Path) -> None:
     # Proves the check above can fail: a dropped NSEC3 breaks the chain for ldns too.
     zone = sign_nsec3()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from test_verify_support import NOW
 
+from interop.verifiers import missing_programs
 from signwire.cli import verify_cmd
 from signwire.verify.lean import lean_verdict
 from signwire.verify.lean_reader import read_lean
@@ -68,10 +69,7 @@ ns.sub A 192.0.2.9
 TOOLS = ("dnssec-keygen", "dnssec-signzone", "ldns-signzone", "kzonesign", "keymgr")
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.skipif(
-        any(shutil.which(t) is None for t in TOOLS),
-        reason="needs bind9-utils, ldnsutils and knot-dnssecutils",
-    ),
+    pytest.mark.requires(missing_programs(*TOOLS)),
 ]
 
 

@@ -78,7 +78,12 @@ from signwire.config.model import (
     Tsig,
     ZoneConfig,
 )
-from signwire.policy.agents import REFUSED_TSIG_ALGORITHMS, TSIG_ALGORITHMS, decode_secret
+from signwire.policy.agents import (
+    REFUSED_TSIG_ALGORITHMS,
+    TSIG_ALGORITHMS,
+    decode_secret,
+    parse_address,
+)
 from signwire.zones import names
 
 _TOP = frozenset({"server", "tsig", "remote", "acl", "zone"})
@@ -114,25 +119,10 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
 
 
 def parse_endpoint(text: str, default_port: int = 53) -> Endpoint | None:
-    """``192.0.2.1``, ``192.0.2.1:5353``, ``2001:db8::1`` or ``[2001:db8::1]:5353``."""
-    host, port = text.strip(), default_port
-    if host.startswith("["):
-        inside, sep, rest = host[1:].partition("]")
-        if not sep or (rest and (not rest.startswith(":") or not rest[1:].isdigit())):
-            return None
-        host, port = inside, int(rest[1:]) if rest else port
-    elif host.count(":") == 1:
-        host, _, port_text = host.partition(":")
-        if not port_text.isdigit():
-            return None
-        port = int(port_text)
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if not 0 < port < 65536:
-        return None
-    return Endpoint(str(ip), port)
+    """``192.0.2.1``, ``192.0.2.1:5353``, ``2001:db8::1`` or ``[2001:db8::1]:5353``: the
+    address forms parental agents take, read by the same function."""
+    found = parse_address(text, default_port)
+    return None if found is None else Endpoint(found.address, found.port)
 
 
 def read_secret_file(path: Path) -> bytes:

@@ -26,6 +26,7 @@ import dns.rdatatype
 import dns.ttl
 
 from signwire.verify.lean_wire import Doubt
+from signwire.verify.zone_reader import scan_line
 
 RRSIG = int(dns.rdatatype.RRSIG)
 SOA = int(dns.rdatatype.SOA)
@@ -35,7 +36,6 @@ SINGLETONS = frozenset(
 )
 
 _SPECIAL = re.compile(r'[\\"();]')
-_SCAN = re.compile(r'\\.|["();]')
 
 Record = tuple[int, int, str]
 """(type, TTL, RDATA text) of one record; an RRSIG's text starts with the type it covers."""
@@ -324,31 +324,11 @@ def _ttl(word: str) -> int:
 
 def _scan(line: str) -> tuple[str, int, bool]:
     """The line without its comment and parentheses, the change in depth, and whether it holds
-    quotes or escapes."""
-    in_quote = False
-    delta = 0
-    tricky = False
-    chars = list(line)
-    end = len(line)
-    for m in _SCAN.finditer(line):
-        c = m.group()
-        if c.startswith("\\"):
-            tricky = True
-            continue
-        if c == '"':
-            in_quote = not in_quote
-            tricky = True
-            continue
-        if in_quote:
-            continue
-        if c == ";":
-            end = m.start()
-            break
-        delta += 1 if c == "(" else -1
-        chars[m.start()] = " "
-    if in_quote:
+    quotes or escapes (the full reader's scan: both must split lines alike)."""
+    scanned = scan_line(line)
+    if scanned is None:
         raise Doubt("a quoted string across lines")
-    return "".join(chars[:end]), delta, tricky
+    return scanned
 
 
 def check_records(owner: str, recs: list[Record]) -> None:

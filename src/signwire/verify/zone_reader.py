@@ -496,10 +496,18 @@ def _aaaa(f: list[str], line: int) -> dns.rdata.Rdata:
 
 
 def _scan(line: str) -> tuple[str, int, bool]:
+    scanned = scan_line(line)
+    if scanned is None:
+        raise _Fallback  # a quoted string running onto the next line
+    return scanned
+
+
+def scan_line(line: str) -> tuple[str, int, bool] | None:
     """Strip a comment and count parentheses outside quotes.
 
     Returns the content (parentheses blanked), the change in nesting depth, and whether the line
-    holds quotes or escapes (then its RDATA must go through dnspython's tokenizer).
+    holds quotes or escapes (then its RDATA must go through dnspython's tokenizer); None when a
+    quoted string runs onto the next line.
     """
     in_quote = False
     delta = 0
@@ -523,5 +531,5 @@ def _scan(line: str) -> tuple[str, int, bool]:
         delta += 1 if c == "(" else -1
         chars[m.start()] = " "
     if in_quote:
-        raise _Fallback  # a quoted string running onto the next line
+        return None
     return "".join(chars[:end]), delta, tricky

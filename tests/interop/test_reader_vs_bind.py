@@ -57,7 +57,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from interop.verifiers import require_program
+from conftest import CliRunner
+from interop.verifiers import require_program, unavailable
 from signwire.errors import ZoneDataError
 from signwire.loading.zonefile import read_zonefile
 from signwire.zones import names, rdata, snapshot
@@ -86,10 +87,10 @@ class Reading:
 # --- the two readers --------------------------------------------------------------------------
 
 
-def bind_reads(folder: Path, zone_file: str) -> Reading:
+def bind_reads(folder: Path, zone_file: str, origin: str = ORIGIN) -> Reading:
     program = require_program("named-checkzone")
     proc = subprocess.run(
-        [program, "-D", "-o", "-", *CHECKZONE_FLAGS, ORIGIN, zone_file],
+        [program, "-D", "-o", "-", *CHECKZONE_FLAGS, origin, zone_file],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -132,9 +133,11 @@ def _pad_locator(text: str) -> str:
     return pref + " " + ":".join(group.rjust(4, "0") for group in locator.split(":"))
 
 
-def signwire_reads(folder: Path, zone_file: str) -> tuple[Reading, ParsedZone | None]:
+def signwire_reads(
+    folder: Path, zone_file: str, origin: str = ORIGIN
+) -> tuple[Reading, ParsedZone | None]:
     try:
-        parsed = read_zonefile(folder / zone_file, ORIGIN_WIRE)
+        parsed = read_zonefile(folder / zone_file, names.from_text(origin, None))
     except ZoneDataError as e:
         return Reading(False, set(), {}, str(e)), None
     records: set[Key] = set()
@@ -163,11 +166,11 @@ def show(keys: set[Key]) -> list[str]:
     )
 
 
-def assert_same_reading(folder: Path, files: dict[str, str]) -> None:
+def assert_same_reading(folder: Path, files: dict[str, str], origin: str = ORIGIN) -> None:
     for name, text in files.items():
         (folder / name).write_bytes(text.encode("latin-1"))
-    bind = bind_reads(folder, "zone.db")
-    ours, parsed = signwire_reads(folder, "zone.db")
+    bind = bind_reads(folder, "zone.db", origin)
+    ours, parsed = signwire_reads(folder, "zone.db", origin)
     context = f"zone file:\n{files['zone.db']}\ninc.db:\n{files.get('inc.db', '')}"
     if not bind.ok:
         assert signwire_refuses(parsed), f"BIND refuses, signwire accepts\n{bind.message}{context}"
@@ -552,3 +555,36 @@ def test_benchmark_zones_read_as_bind_reads_them(tmp_path: Path, mode: str) -> N
     out = io.StringIO()
     genzone.generate(mode, 500, out, origin=ORIGIN)
     assert_same_reading(tmp_path, {"zone.db": out.getvalue()})
+
+
+# --- zone files as they are published ----------------------------------------------------------
+
+DEBIAN_ZONES = ["db.local", "db.127", "db.0", "db.255", "db.empty"]
+
+
+@pytest.mark.parametrize("name", DEBIAN_ZONES)
+def test_the_zone_files_bind9_ships_read_as_bind_reads_them(tmp_path: Path, name: str) -> None:
+    path = Path("/etc/bind") / name
+    if not path.exists():
+        unavailable(f"{path} is missing: install bind9")
+    assert_same_reading(tmp_path, {"zone.db": path.read_text(encoding="latin-1")})
+
+
+def test_the_root_zone_as_an_axfr_dump_reads_and_signs(
+    tmp_path: Path, signwire: CliRunner
+) -> None:
+    """The published root hints under a root SOA, the SOA repeated at the end as an AXFR dump
+    writes it: read as BIND reads it, and signed with NSEC3 (both failed before)."""
+    hints = Path("/usr/share/dns/root.hints")
+    if not hints.exists():
+        unavailable(f"{hints} is missing: install dns-root-data (bind9 depends on it)")
+    soa = (". 86400 IN SOA a.root-servers.net. nstld.verisign-grs.com. "
+           "2026120200 1800 900 604800 86400\n")
+    text = soa + hints.read_text(encoding="latin-1") + soa
+    assert_same_reading(tmp_path, {"zone.db": text}, origin=".")
+    out = tmp_path / "root.signed"
+    code, _, err = signwire("sign", tmp_path / "zone.db", "--origin", ".", "--keys",
+                            tmp_path / "keys", "--nsec3", "-o", out)  # fmt: skip
+    assert code == 0, err
+    code, _, err = signwire("verify", out, "--origin", ".")
+    assert code == 0, err

@@ -324,3 +324,15 @@ def test_failed_key_write_removes_the_private(
     with pytest.raises(KeyStoreError, match="cannot write"):
         store.create(ORIGIN, 15, KeyRole.ZSK, NOW)
     assert list(store.directory.iterdir()) == []
+
+
+def test_long_zone_names_get_keys_or_a_clear_refusal(tmp_path):
+    # 230 octets of name: the key's file name fits in 255, its temporary name must too.
+    long_zone = ".".join(["a" * 56] * 4) + ".test."
+    store = FileKeyStore(tmp_path)
+    key = store.create(names.from_text(long_zone, None), 13, KeyRole.KSK, 1_790_000_000)
+    assert store.keys_for(names.from_text(long_zone, None))[0].key_tag == key.key_tag
+    longer = ".".join(["b" * 60] * 4) + ".test."  # 250 octets: no file name can hold it
+    with pytest.raises(KeyStoreError, match="too long for key files"):
+        store.create(names.from_text(longer, None), 13, KeyRole.KSK, 1_790_000_000)
+    assert not list(tmp_path.iterdir()) or all("bbbb" not in p.name for p in tmp_path.iterdir())

@@ -53,6 +53,7 @@ from signwire.zones import names
 
 log = logging.getLogger(__name__)
 
+_MAX_FILE_NAME = 255  # NAME_MAX of the usual Linux file systems
 _MAX_ATTEMPTS = 64  # a collision is ~1/65536 per existing key; 64 misses means something else
 
 
@@ -192,6 +193,12 @@ class FileKeyStore:
             if _tag_forms(dnskey) & taken:
                 continue
             stem = bindfile.file_stem(origin, algorithm, dnskey.key_tag)
+            if len(os.fsencode(stem + ".private")) > _MAX_FILE_NAME:
+                raise KeyStoreError(
+                    f"{names.to_text(origin)}: the zone name is too long for key files in "
+                    f"BIND's naming (K<zone>+<alg>+<tag>.private would be over "
+                    f"{_MAX_FILE_NAME} octets); keep this zone's keys on an HSM (--hsm-module)"
+                )
             private_path = self.directory / f"{stem}.private"
             key_path = self.directory / f"{stem}.key"
             private_text = bindfile.format_private_text(algorithm, private_key, metadata)
@@ -237,7 +244,9 @@ class FileKeyStore:
 
     def _place(self, final: Path, text: str, mode: int) -> bool:
         """Write ``final`` atomically with ``mode`` from birth; False if it already exists."""
-        temp = final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp")
+        # Not named after the key: a zone name near 255 octets already makes the key's own
+        # file name long, and the temporary one must still fit the file system's limit.
+        temp = final.with_name(f".new-{secrets.token_hex(6)}{final.suffix}.tmp")
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         except OSError as exc:

@@ -41,7 +41,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -65,6 +64,7 @@ import dns.rrset
 import dns.tsig
 import dns.tsigkeyring
 
+from interop.live_dns import free_port
 from interop.verifiers import find_program, missing_programs, require_program
 
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
@@ -87,21 +87,6 @@ def missing() -> str | None:
     if why:
         why += " (Debian packages: pdns-server pdns-backend-sqlite3 bind9 unbound)"
     return why
-
-
-def free_port(address: str) -> int:
-    """A port free for both UDP and TCP on ``address`` right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((address, 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((address, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError(f"no free UDP+TCP port on {address}")
 
 
 def wait_for(check: Callable[[], T | None], timeout: float, what: str,

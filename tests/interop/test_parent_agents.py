@@ -37,6 +37,7 @@ import dns.rdatatype
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from interop.live_dns import free_port
 from interop.verifiers import find_program, missing_programs
 from signwire.keys.parent import Answer, Observation, QueryError, ds_text, expected_ds
 from signwire.keys.parent_query import ask_agents, check_parent, describe
@@ -92,21 +93,6 @@ def parent_zone(serial: int, children: dict[str, Sequence[tuple[int, bytes]]]) -
 
 def with_ttl(ttl: int, records: Sequence[bytes]) -> list[tuple[int, bytes]]:
     return [(ttl, rd) for rd in records]
-
-
-def free_port(address: str) -> int:
-    """A port free for both UDP and TCP on ``address`` (knotd needs both)."""
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((address, 0))
-            port = int(tcp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((address, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError(f"no free port on {address}")
 
 
 class KnotAgent:

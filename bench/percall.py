@@ -40,10 +40,11 @@ from typing import TypeVar
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from signwire.keys import algorithms
-from signwire.keys.filestore import FileKeyStore
-from signwire.keys.model import KeyRole
+from signwire.keystore import crypto, signers
+from signwire.keystore.file_store import FileKeyStore
 from signwire.loading.zonefile import read_zonefile
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.signing import full
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import DAY, Nsec3Params, SigningOptions
@@ -72,13 +73,17 @@ class Timed:
         self.rows.append((label, wall, cpu, count, unit))
 
     def table(self) -> str:
-        lines = ["| step | count | wall s | CPU s | µs per unit (wall) | µs per unit (CPU) |",
-                 "|---|---|---|---|---|---|"]
+        lines = [
+            "| step | count | wall s | CPU s | µs per unit (wall) | µs per unit (CPU) |",
+            "|---|---|---|---|---|---|",
+        ]
         for label, wall, cpu, count, unit in self.rows:
             per_wall = 1e6 * wall / count if count else 0.0
             per_cpu = 1e6 * cpu / count if count else 0.0
-            lines.append(f"| {label} | {count:,} {unit} | {wall:.2f} | {cpu:.2f} | "
-                         f"{per_wall:.1f} | {per_cpu:.1f} |")
+            lines.append(
+                f"| {label} | {count:,} {unit} | {wall:.2f} | {cpu:.2f} | "
+                f"{per_wall:.1f} | {per_cpu:.1f} |"
+            )
         return "\n".join(lines)
 
 
@@ -87,8 +92,12 @@ def openssl_rate(seconds: int) -> float | None:
     openssl = shutil.which("openssl")
     if openssl is None:
         return None
-    done = subprocess.run([openssl, "speed", "-seconds", str(seconds), "ecdsap256"],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [openssl, "speed", "-seconds", str(seconds), "ecdsap256"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     for line in done.stdout.splitlines():
         m = re.search(r"ecdsa \(nistp256\)\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)", line)
         if m:
@@ -127,12 +136,20 @@ def main(argv: list[str] | None = None) -> int:
 
     key = ec.generate_private_key(ec.SECP256R1())
     algo = ec.ECDSA(hashes.SHA256())
-    spec = algorithms.signer_spec(algorithms.ECDSAP256SHA256, key)
-    signer = algorithms.load_signer(spec)
-    timed.run("ECDSA P-256 sign, cryptography's key.sign", args.signatures, "signatures",
-              lambda: sign_loop(lambda m: key.sign(m, algo), args.signatures))
-    timed.run("ECDSA P-256 sign, signwire's signer (+ DER to RRSIG form)", args.signatures,
-              "signatures", lambda: sign_loop(signer, args.signatures))
+    spec = crypto.signer_spec(algorithms.ECDSAP256SHA256, key)
+    signer = signers.load_signer(spec)
+    timed.run(
+        "ECDSA P-256 sign, cryptography's key.sign",
+        args.signatures,
+        "signatures",
+        lambda: sign_loop(lambda m: key.sign(m, algo), args.signatures),
+    )
+    timed.run(
+        "ECDSA P-256 sign, signwire's signer (+ DER to RRSIG form)",
+        args.signatures,
+        "signatures",
+        lambda: sign_loop(signer, args.signatures),
+    )
 
     origin_text = args.origin if args.origin.endswith(".") else args.origin + "."
     origin = names.from_text(origin_text, None)
@@ -143,17 +160,25 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()  # as signwire sign runs: the zone's tuples hold no reference cycles
     with tempfile.TemporaryDirectory(prefix="signwire-percall-") as keydir:
         store = FileKeyStore(Path(keydir))
-        keys = [store.create(origin, algorithms.ECDSAP256SHA256, role, now)
-                for role in (KeyRole.KSK, KeyRole.ZSK)]
+        keys = [
+            store.create(origin, algorithms.ECDSAP256SHA256, role, now)
+            for role in (KeyRole.KSK, KeyRole.ZSK)
+        ]
         size = args.zone.stat().st_size
-        parsed = timed.run("read the zone file", 1, "names",
-                           partial(read_zonefile, str(args.zone), origin))
-        snapshot = timed.run("snapshot: group, sort, classify, check", 1, "names",
-                             partial(build, parsed))
+        parsed = timed.run(
+            "read the zone file", 1, "names", partial(read_zonefile, str(args.zone), origin)
+        )
+        snapshot = timed.run(
+            "snapshot: group, sort, classify, check", 1, "names", partial(build, parsed)
+        )
         del parsed
         zone_names = len(snapshot.names)
-        plan = timed.run("plan: apex records, NSEC/NSEC3 chain", 1, "names",
-                         partial(full.plan, snapshot, SigningKeys.by_role(keys), options, now))
+        plan = timed.run(
+            "plan: apex records, NSEC/NSEC3 chain",
+            1,
+            "names",
+            partial(full.plan, snapshot, SigningKeys.by_role(keys), options, now),
+        )
         del snapshot
         units = list(plan.units)
         real = load_signers(plan.context)
@@ -175,18 +200,27 @@ def main(argv: list[str] | None = None) -> int:
         timed.rows[i] = (label, w, c, count, unit)
     timed.add("render without signing (constant signature)", noop_wall, noop_cpu, n, "names")
     timed.add("render with signing", real_wall, real_cpu, n, "names")
-    timed.add("render with signing minus without, per RRSIG", real_wall - noop_wall,
-              real_cpu - noop_cpu, made, "RRSIGs")
+    timed.add(
+        "render with signing minus without, per RRSIG",
+        real_wall - noop_wall,
+        real_cpu - noop_cpu,
+        made,
+        "RRSIGs",
+    )
 
     denial = "NSEC3 opt-out" if args.opt_out else "NSEC3" if nsec3 else "NSEC"
     print(f"## Per-call costs — {args.zone.name} ({size / 1e6:.0f} MB), {origin_text}, {denial}\n")
-    print(f"One process, garbage collector off during the zone steps; {zone_names:,} names in "
-          f"the zone, {n:,} in the plan, {made:,} RRSIGs. Load average "
-          f"{os.getloadavg()[0]:.2f} at the end, {os.cpu_count()} CPUs.\n")
+    print(
+        f"One process, garbage collector off during the zone steps; {zone_names:,} names in "
+        f"the zone, {n:,} in the plan, {made:,} RRSIGs. Load average "
+        f"{os.getloadavg()[0]:.2f} at the end, {os.cpu_count()} CPUs.\n"
+    )
     print(timed.table())
     if rate:
-        print(f"\nopenssl speed -seconds {args.openssl_seconds} ecdsap256: {rate:,.0f} signs/s "
-              f"on one core = {1e6 / rate:.1f} µs per signature.")
+        print(
+            f"\nopenssl speed -seconds {args.openssl_seconds} ecdsap256: {rate:,.0f} signs/s "
+            f"on one core = {1e6 / rate:.1f} µs per signature."
+        )
     return 0
 
 

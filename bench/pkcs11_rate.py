@@ -5,7 +5,7 @@ throwaway SoftHSM token (``Pkcs11KeyStore.create``) and one in a file store
 (``FileKeyStore.create``), then signs 200-octet messages for a fixed time:
 
 * in this process (1 process), with the function ``load_pkcs11_signer`` or
-  ``algorithms.load_signer`` returns;
+  ``signers.load_signer`` returns;
 * in N forked processes at once (default 2), each loading its signer after the fork, as the
   signing pool's workers do (each PKCS#11 worker opens its own context and logs in).
 
@@ -28,9 +28,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from signwire.keys import algorithms
-from signwire.keys.filestore import FileKeyStore
-from signwire.keys.model import KeyRole, SignerSpec
+from signwire.keystore import signers
+from signwire.keystore.file_store import FileKeyStore
+from signwire.keystore.model import SignerSpec
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.zones import names
 
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
@@ -59,10 +61,10 @@ def make_token(directory: Path) -> None:
 
 def load(spec: SignerSpec) -> Callable[[bytes], bytes]:
     if spec.kind == "pkcs11":
-        from signwire.keys.pkcs11store import load_pkcs11_signer
+        from signwire.keystore.pkcs11_store import load_pkcs11_signer
 
         return load_pkcs11_signer(spec)
-    return algorithms.load_signer(spec)
+    return signers.load_signer(spec)
 
 
 def sign_for(sign: Callable[[bytes], bytes], seconds: float) -> tuple[int, float]:
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("softhsm2-util") is None or not Path(MODULE).exists():
         print("SoftHSM2 is not installed (apt install softhsm2)", file=sys.stderr)
         return 1
-    from signwire.keys.pkcs11store import Pkcs11KeyStore
+    from signwire.keystore.pkcs11_store import Pkcs11KeyStore
 
     origin = names.from_text("bench.example.", None)
     with tempfile.TemporaryDirectory(prefix="pkcs11-rate-") as tmp:

@@ -3,7 +3,7 @@
 ``make_token(directory)`` writes a ``softhsm2.conf`` whose token folder lies in ``directory``,
 points ``SOFTHSM2_CONF`` at it and runs ``softhsm2-util --init-token --free``. SoftHSM reads its
 configuration and scans its tokens only in ``C_Initialize``, so the helper also makes this
-process finalise every PKCS#11 module it opened (:func:`signwire.keys.pkcs11_token.close_all`):
+process finalise every PKCS#11 module it opened (:func:`signwire.keystore.pkcs11_token.close_all`):
 the next use initialises SoftHSM again and sees the new token.
 
 ``missing()`` says why SoftHSM cannot be used here (package or python-pkcs11 absent), or None.
@@ -61,7 +61,7 @@ def make_token(
     Callers that must restore the environment set ``SOFTHSM2_CONF`` themselves (for example
     with ``monkeypatch.setenv``) before calling; this function only overwrites it.
     """
-    from signwire.keys import pkcs11_token
+    from signwire.keystore import pkcs11_token
 
     conf = directory / "softhsm2.conf"
     if not conf.exists():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import softhsm
-from signwire.keys.store import open_store
+from signwire.keystore.store import open_store
 from signwire.storage.state import StateStore
 from signwire.zones import names
 
@@ -48,7 +48,7 @@ POLICY = textwrap.dedent(
 
 @pytest.fixture
 def token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[softhsm.SoftHsmToken]:
-    from signwire.keys import pkcs11_token
+    from signwire.keystore import pkcs11_token
 
     monkeypatch.setenv("SOFTHSM2_CONF", str(tmp_path / "softhsm2.conf"))
     made = softhsm.make_token(tmp_path / "hsm")
@@ -65,15 +65,35 @@ def test_going_insecure_destroys_the_keys_on_the_token(token, tmp_path, signwire
 
     def sign(policy: str, at: int, *extra: object) -> str:
         done = signwire(
-            "sign", tmp_path / "z.zone", "--origin", "example.test.", "--policy", policy,
-            "--policy-file", tmp_path / "p.toml", "--state", state, "-o", tmp_path / "z.signed",
-            "--now", str(at), "-j", "1", *extra,
+            "sign",
+            tmp_path / "z.zone",
+            "--origin",
+            "example.test.",
+            "--policy",
+            policy,
+            "--policy-file",
+            tmp_path / "p.toml",
+            "--state",
+            state,
+            "-o",
+            tmp_path / "z.signed",
+            "--now",
+            str(at),
+            "-j",
+            "1",
+            *extra,
         )
         assert done.code == 0, done.err
         return done.err
 
-    hsm = ("--hsm-module", token.module, "--hsm-token", token.label,
-           "--hsm-pin-file", tmp_path / "pin")
+    hsm = (
+        "--hsm-module",
+        token.module,
+        "--hsm-token",
+        token.label,
+        "--hsm-pin-file",
+        tmp_path / "pin",
+    )
     sign("quick", NOW, *hsm)
     assert "the parent should now publish its DS" in sign("quick", NOW + DAY)
     store = StateStore(state)
@@ -83,15 +103,23 @@ def test_going_insecure_destroys_the_keys_on_the_token(token, tmp_path, signwire
 
     ksk = next(k for k in store.key_states("example.test.") if k.role.value == "ksk")
     assert "the parent should now remove its DS" in sign("quick-insecure", NOW + 2 * DAY)
-    done = signwire("key", "ds-gone", "example.test.", str(ksk.tag), "--state", state,
-                    "--now", str(NOW + 2 * DAY + HOUR))
+    done = signwire(
+        "key",
+        "ds-gone",
+        "example.test.",
+        str(ksk.tag),
+        "--state",
+        state,
+        "--now",
+        str(NOW + 2 * DAY + HOUR),
+    )
     assert done.code == 0, done.err
     sign("quick-insecure", NOW + 2 * DAY + HOUR)
     assert "UNSIGNED" in sign("quick-insecure", NOW + 2 * DAY + 5 * HOUR)
     assert "retiring it from the key store" in sign("quick-insecure", NOW + 3 * DAY)
 
     # A fresh session on the token: the key objects are gone.
-    from signwire.keys import pkcs11_token
+    from signwire.keystore import pkcs11_token
 
     pkcs11_token.close_all()
     assert open_store(store.key_store("example.test.")).keys_for(origin) == []

@@ -24,9 +24,11 @@ import pytest
 
 from interop.verifiers import dnssec_verify, ldns_verify_zone, require_program, unavailable
 from oracle import rrsig_signing_data
-from signwire.keys import algorithms as A
-from signwire.keys.filestore import FileKeyStore
-from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keystore import signers as A_signers
+from signwire.keystore.file_store import FileKeyStore
+from signwire.keystore.model import ZoneKey
+from signwire.policy import algorithms as A
+from signwire.policy.model import KeyRole
 from signwire.zones import names
 
 pytestmark = pytest.mark.interop
@@ -82,7 +84,7 @@ def assert_signs_for_dnspython(key: ZoneKey, key_file: Path) -> None:
         "RRSIG",
         f"A {key.algorithm} 3 300 1900000000 1700000000 {key.key_tag} {ZONE} AA==",
     )
-    signature = A.load_signer(key.signer)(rrsig_signing_data(rrset, template))
+    signature = A_signers.load_signer(key.signer)(rrsig_signing_data(rrset, template))
     rrsig = template.replace(signature=signature)
     keys = {owner: dns.rrset.from_rdata_list(owner, 300, [dnskey])}
     dns.dnssec.validate(

@@ -2,7 +2,7 @@
 
 Two agents on two 127.x addresses serve different versions of ``test.`` (one holds DS records the
 other does not yet have), a third address has nothing listening, and signwire's
-:func:`~signwire.keys.parent_query.check_parent` asks them over the network exactly as
+:func:`~signwire.parent.query.check_parent` asks them over the network exactly as
 ``signwire key check-ds`` does. The cases: DS on every agent (seen), on none (gone, by NODATA
 and by NXDOMAIN), on one only (undecided), an agent down (undecided), a DS RRset too big for UDP
 (asked again over TCP), a DS TTL above the policy's, a server that only serves the child zone or
@@ -39,9 +39,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from interop.live_dns import free_port
 from interop.verifiers import find_program, missing_programs
-from signwire.keys.parent import Answer, Observation, QueryError, ds_text, expected_ds
-from signwire.keys.parent_query import ask_agents, check_parent, describe
 from signwire.keys.plan import DsGone, DsSeen
+from signwire.parent.agents import Answer, Observation, QueryError, ds_text, expected_ds
+from signwire.parent.query import ask_agents, check_parent, describe
 from signwire.policy.model import ParentalAgent
 
 KNOTD = find_program("knotd")
@@ -348,8 +348,8 @@ def test_a_ds_at_the_agents_is_evidence_the_zone_was_signed_before(agents, tmp_p
     would break the chain of trust, so sign --policy must refuse (the state may be lost)."""
     import dataclasses
 
-    from signwire.keys.filestore import FileKeyStore
-    from signwire.keys.manager import signed_before
+    from signwire.keystore.file_store import FileKeyStore
+    from signwire.pipeline.key_step import signed_before
     from signwire.policy.parse import default_policy
     from signwire.zones import names
 

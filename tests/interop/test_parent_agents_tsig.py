@@ -32,8 +32,8 @@ from interop.test_parent_agents import (
     with_ttl,
 )
 from interop.verifiers import missing_programs
-from signwire.keys.parent import Answer, QueryError
-from signwire.keys.parent_query import ask_agents, check_parent
+from signwire.parent.agents import Answer, QueryError
+from signwire.parent.query import ask_agents, check_parent
 from signwire.policy.model import ParentalAgent, TsigKey
 
 pytestmark = [
@@ -82,20 +82,25 @@ def test_the_right_key_gets_a_signed_answer(keyed_agent: TsigKnotAgent) -> None:
     answer = result[agent]
     assert isinstance(answer, Answer), answer
     assert answer.response.had_tsig  # signed by knotd, and verified by dnspython
-    obs = check_parent("example.test.", {"k": [b"unused"]}, [agent], timeout=QUERY_TIMEOUT,
-                       tries=1)
+    obs = check_parent("example.test.", {"k": [b"unused"]}, [agent], timeout=QUERY_TIMEOUT, tries=1)
     assert obs.gone == {"k"} and obs.problems == ()
 
 
 @pytest.mark.parametrize(
     ("key", "words"),
     [
-        (TsigKey(KEY_NAME, "hmac-sha256", base64.b64decode(WRONG)),
-         "refused: the agent's secret for it is another one (BADSIG)"),
-        (TsigKey("stranger.", "hmac-sha256", SECRET),
-         "refused: the agent does not know this key name and algorithm (BADKEY)"),
-        (TsigKey(KEY_NAME, "hmac-sha512", SECRET),
-         "refused: the agent does not know this key name and algorithm (BADKEY)"),
+        (
+            TsigKey(KEY_NAME, "hmac-sha256", base64.b64decode(WRONG)),
+            "refused: the agent's secret for it is another one (BADSIG)",
+        ),
+        (
+            TsigKey("stranger.", "hmac-sha256", SECRET),
+            "refused: the agent does not know this key name and algorithm (BADKEY)",
+        ),
+        (
+            TsigKey(KEY_NAME, "hmac-sha512", SECRET),
+            "refused: the agent does not know this key name and algorithm (BADKEY)",
+        ),
     ],
 )
 def test_a_wrong_key_is_a_clear_error_naming_the_agent(
@@ -173,9 +178,22 @@ def test_key_check_ds_with_a_secret_file(
     now = 1_790_000_000
     for at in (now, now + 86400):  # the second run requests the DS
         done = signwire(
-            "sign", tmp_path / "z.zone", "--origin", "example.test.", "--policy", "keyed",
-            "--policy-file", policy, "--state", state, "-o", tmp_path / "z.signed",
-            "--now", str(at), "-j", "1",
+            "sign",
+            tmp_path / "z.zone",
+            "--origin",
+            "example.test.",
+            "--policy",
+            "keyed",
+            "--policy-file",
+            policy,
+            "--state",
+            state,
+            "-o",
+            tmp_path / "z.signed",
+            "--now",
+            str(at),
+            "-j",
+            "1",
         )
         assert done.code == 0, done.err
     shown = signwire("key", "ds", "example.test.", "--state", state)
@@ -206,7 +224,4 @@ def test_key_check_ds_with_a_secret_file(
 def _ds(line: str) -> bytes:
     """DS RDATA from ``example.test. IN DS 1234 15 2 ABCD…``."""
     tag, alg, digest_type, digest = line.split()[3:7]
-    return (
-        int(tag).to_bytes(2, "big") + bytes((int(alg), int(digest_type))) + bytes.fromhex(digest)
-    )
-
+    return int(tag).to_bytes(2, "big") + bytes((int(alg), int(digest_type))) + bytes.fromhex(digest)

@@ -23,8 +23,10 @@ from dns.dnssecalgs.base import GenericPrivateKey, GenericPublicKey
 
 import softhsm
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms as A
-from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keystore import crypto as A_crypto
+from signwire.keystore.model import ZoneKey
+from signwire.policy import algorithms as A
+from signwire.policy.model import KeyRole
 from signwire.zones import names
 
 _MISSING = softhsm.missing()
@@ -34,8 +36,8 @@ pytestmark = [
 ]
 
 if _MISSING is None:
-    from signwire.keys import pkcs11_token
-    from signwire.keys.pkcs11store import Pkcs11KeyStore, Pkcs11Locator, load_pkcs11_signer
+    from signwire.keystore import pkcs11_token
+    from signwire.keystore.pkcs11_store import Pkcs11KeyStore, Pkcs11Locator, load_pkcs11_signer
 
 ORIGIN = names.from_text("example.com.", None)
 ZONE = dns.name.from_text("example.com.")
@@ -121,7 +123,7 @@ def test_create_find_sign_validate(
     zsk = store.create(ORIGIN, algorithm, KeyRole.ZSK, NOW, bits)
     assert (ksk.flags, zsk.flags) == (257, 256)
     assert ksk.signer.kind == "pkcs11"
-    A.load_public_key(algorithm, ksk.public_key)  # a well-formed DNSKEY key field
+    A_crypto.load_public_key(algorithm, ksk.public_key)  # a well-formed DNSKEY key field
     assert ksk.key_tag == A.key_tag(ksk.dnskey_rdata)
 
     pkcs11_token.close_all()  # as after a restart: the new store logs in again
@@ -134,7 +136,7 @@ def test_create_find_sign_validate(
         # The signature is raw r || s and our own verifier agrees with dnspython's.
         sig = load_pkcs11_signer(zsk.signer)(b"payload")
         assert len(sig) == 64
-        assert A.verify(algorithm, zsk.public_key, b"payload", sig)
+        assert A_crypto.verify(algorithm, zsk.public_key, b"payload", sig)
 
 
 def test_private_keys_are_sensitive_token_objects(
@@ -251,7 +253,9 @@ def test_worker_reads_pin_from_environment(
     # A worker that did not inherit the PIN (not forked from this process) reads the variable.
     pkcs11_token.close_all()
     monkeypatch.setattr(pkcs11_token, "_pins", {})
-    assert A.verify(key.algorithm, key.public_key, b"x", load_pkcs11_signer(key.signer)(b"x"))
+    assert A_crypto.verify(
+        key.algorithm, key.public_key, b"x", load_pkcs11_signer(key.signer)(b"x")
+    )
     pkcs11_token.close_all()
     monkeypatch.setattr(pkcs11_token, "_pins", {})
     monkeypatch.delenv("SIGNWIRE_TEST_PIN")
@@ -266,10 +270,10 @@ def test_signer_logs_in_again_after_losing_its_session(
 ) -> None:
     key = store.create(ORIGIN, A.ECDSAP256SHA256, KeyRole.ZSK, NOW)
     sign = load_pkcs11_signer(key.signer)
-    assert A.verify(key.algorithm, key.public_key, b"one", sign(b"one"))
+    assert A_crypto.verify(key.algorithm, key.public_key, b"one", sign(b"one"))
     ctx = pkcs11_token.open_token(token.module, token.label, token.pin)
     ctx.session.close()  # as if the HSM had dropped it
-    assert A.verify(key.algorithm, key.public_key, b"two", sign(b"two"))
+    assert A_crypto.verify(key.algorithm, key.public_key, b"two", sign(b"two"))
     pkcs11_token.open_token(token.module, token.label, token.pin).session.close()
     assert store.keys_for(ORIGIN) == [key]  # the store logs in again too
 
@@ -282,7 +286,7 @@ def test_threads_sharing_a_signer_are_serialised(store: Pkcs11KeyStore) -> None:
 
     def work() -> None:
         results.extend(
-            A.verify(key.algorithm, key.public_key, bytes([i]), sign(bytes([i])))
+            A_crypto.verify(key.algorithm, key.public_key, bytes([i]), sign(bytes([i])))
             for i in range(200)
         )
 
@@ -322,7 +326,7 @@ def test_forked_workers_sign_with_their_own_contexts(store: Pkcs11KeyStore) -> N
     # The parent signs first, so every worker inherits an initialised module and a logged-in
     # session it must not use.
     parent_sign = load_pkcs11_signer(keys[0].signer)
-    assert A.verify(keys[0].algorithm, keys[0].public_key, b"p", parent_sign(b"p"))
+    assert A_crypto.verify(keys[0].algorithm, keys[0].public_key, b"p", parent_sign(b"p"))
     _worker_keys[:] = keys
     _inherited[:] = [parent_sign]
     try:
@@ -334,6 +338,6 @@ def test_forked_workers_sign_with_their_own_contexts(store: Pkcs11KeyStore) -> N
     signed = [item for batch in batches for item in batch]
     assert len(signed) == 4 * (2 * 50 + 1)
     for n, data, sig in signed:
-        assert A.verify(keys[n].algorithm, keys[n].public_key, data, sig)
+        assert A_crypto.verify(keys[n].algorithm, keys[n].public_key, data, sig)
     # The parent's own session survived its children.
-    assert A.verify(keys[0].algorithm, keys[0].public_key, b"q", parent_sign(b"q"))
+    assert A_crypto.verify(keys[0].algorithm, keys[0].public_key, b"q", parent_sign(b"q"))

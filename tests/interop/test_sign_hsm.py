@@ -38,7 +38,7 @@ ZONE = textwrap.dedent(
 
 @pytest.fixture
 def token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[softhsm.SoftHsmToken]:
-    from signwire.keys import pkcs11_token
+    from signwire.keystore import pkcs11_token
 
     monkeypatch.setenv("SOFTHSM2_CONF", str(tmp_path / "softhsm2.conf"))
     made = softhsm.make_token(tmp_path / "hsm")

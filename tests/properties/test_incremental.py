@@ -30,8 +30,10 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from signwire.keys import algorithms
-from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keystore import crypto
+from signwire.keystore.model import ZoneKey
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.signing.incremental import incremental
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import Nsec3Params, SigningOptions
@@ -59,8 +61,8 @@ def wire(text: str) -> bytes:
 
 
 def make_key(role: KeyRole, origin: bytes = ORIGIN) -> ZoneKey:
-    private = algorithms.generate(algorithms.ED25519)
-    public = algorithms.public_key_field(algorithms.ED25519, private)
+    private = crypto.generate(algorithms.ED25519)
+    public = crypto.public_key_field(algorithms.ED25519, private)
     flags = 256 if role is KeyRole.ZSK else 257
     rdata = flags.to_bytes(2, "big") + bytes((3, algorithms.ED25519)) + public
     return ZoneKey(
@@ -70,7 +72,7 @@ def make_key(role: KeyRole, origin: bytes = ORIGIN) -> ZoneKey:
         public,
         algorithms.key_tag(rdata),
         role,
-        algorithms.signer_spec(algorithms.ED25519, private),
+        crypto.signer_spec(algorithms.ED25519, private),
         "test",
     )
 
@@ -81,8 +83,11 @@ KEYS = SigningKeys.by_role([KSK, ZSK])
 
 
 def soa(serial: int, ttl: int = 3600, minimum: int = 300) -> RR:
-    rdata = wire("ns1") + wire("hostmaster") + struct.pack("!IIIII", serial, 7200, 900, 1209600,
-                                                           minimum)
+    rdata = (
+        wire("ns1")
+        + wire("hostmaster")
+        + struct.pack("!IIIII", serial, 7200, 900, 1209600, minimum)
+    )
     return (ORIGIN, SOA, ttl, rdata)
 
 
@@ -168,8 +173,11 @@ Zone = dict[str, str | None]  # pool name -> content; "@" -> the apex's extra RR
 
 
 def zone_version(zone: Zone, serial: int) -> ZoneVersion:
-    recs: list[RR] = [soa(serial), (ORIGIN, NS, 3600, wire("ns1")),
-                      (wire("ns1"), A, 3600, bytes((192, 0, 2, 53)))]
+    recs: list[RR] = [
+        soa(serial),
+        (ORIGIN, NS, 3600, wire("ns1")),
+        (wire("ns1"), A, 3600, bytes((192, 0, 2, 53))),
+    ]
     apex = zone.get("@")
     if apex == "TXT":
         recs.append((ORIGIN, TXT, 3600, b"\x04apex"))
@@ -195,8 +203,7 @@ def zone_pairs(draw: st.DrawFn) -> tuple[Zone, Zone]:
     zone: Zone = {name: draw(_content(name, 6)) for name in chosen}
     zone["@"] = draw(st.sampled_from(APEX_EXTRAS))
     edited = dict(zone)
-    for name in draw(st.lists(st.sampled_from((*POOL, "@")), min_size=1, max_size=4,
-                              unique=True)):
+    for name in draw(st.lists(st.sampled_from((*POOL, "@")), min_size=1, max_size=4, unique=True)):
         if name == "@":
             edited["@"] = draw(st.sampled_from(APEX_EXTRAS))
         else:

@@ -3,8 +3,10 @@ whole at every change): it passes a good step and catches a bad signature or a m
 
 from __future__ import annotations
 
-from signwire.keys import algorithms
-from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keystore import crypto
+from signwire.keystore.model import ZoneKey
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.runtime.daemon import verify_change, verify_version
 from signwire.signing.incremental import incremental
 from signwire.signing.keyset import SigningKeys
@@ -20,12 +22,20 @@ A, NS, SOA, RRSIG = 1, 2, 6, 46
 
 
 def key(role: KeyRole) -> ZoneKey:
-    private = algorithms.generate(algorithms.ED25519)
-    public = algorithms.public_key_field(algorithms.ED25519, private)
+    private = crypto.generate(algorithms.ED25519)
+    public = crypto.public_key_field(algorithms.ED25519, private)
     flags = 256 if role is KeyRole.ZSK else 257
     rdata = flags.to_bytes(2, "big") + bytes((3, algorithms.ED25519)) + public
-    return ZoneKey(ORIGIN, algorithms.ED25519, flags, public, algorithms.key_tag(rdata), role,
-                   algorithms.signer_spec(algorithms.ED25519, private), "test")
+    return ZoneKey(
+        ORIGIN,
+        algorithms.ED25519,
+        flags,
+        public,
+        algorithms.key_tag(rdata),
+        role,
+        crypto.signer_spec(algorithms.ED25519, private),
+        "test",
+    )
 
 
 def w(text: str) -> bytes:
@@ -33,14 +43,23 @@ def w(text: str) -> bytes:
 
 
 def zone(serial: int, extra: list[tuple[bytes, int, int, bytes]]) -> ZoneVersion:
-    soa = (w("ns1") + w("hostmaster") + serial.to_bytes(4, "big")
-           + b"".join(n.to_bytes(4, "big") for n in (3600, 600, 86400, 300)))
-    return ZoneVersion.from_records(ORIGIN, [
-        (ORIGIN, SOA, 3600, soa), (ORIGIN, NS, 3600, w("ns1")),
-        (w("ns1"), A, 3600, bytes((192, 0, 2, 1))),
-        (w("sub"), NS, 3600, w("ns.sub")), (w("ns.sub"), A, 3600, bytes((192, 0, 2, 9))),
-        *extra,
-    ])
+    soa = (
+        w("ns1")
+        + w("hostmaster")
+        + serial.to_bytes(4, "big")
+        + b"".join(n.to_bytes(4, "big") for n in (3600, 600, 86400, 300))
+    )
+    return ZoneVersion.from_records(
+        ORIGIN,
+        [
+            (ORIGIN, SOA, 3600, soa),
+            (ORIGIN, NS, 3600, w("ns1")),
+            (w("ns1"), A, 3600, bytes((192, 0, 2, 1))),
+            (w("sub"), NS, 3600, w("ns.sub")),
+            (w("ns.sub"), A, 3600, bytes((192, 0, 2, 9))),
+            *extra,
+        ],
+    )
 
 
 def test_change_check_passes_good_steps_and_catches_bad_ones() -> None:
@@ -54,11 +73,15 @@ def test_change_check_passes_good_steps_and_catches_bad_ones() -> None:
     assert verify_change(nxt.version, change, NOW + 10) is None
 
     # A signature over the new record that does not verify.
-    bad_sig = next(r for r in change.added if r[1] == RRSIG and r[0] == w("www")
-                   and r[3][:2] == A.to_bytes(2, "big"))
+    bad_sig = next(
+        r
+        for r in change.added
+        if r[1] == RRSIG and r[0] == w("www") and r[3][:2] == A.to_bytes(2, "big")
+    )
     broken = bad_sig[3][:-1] + bytes((bad_sig[3][-1] ^ 1,))
-    edited = Diff(nxt.version.soa, nxt.version.soa, (bad_sig[:4],),
-                  ((bad_sig[0], RRSIG, bad_sig[2], broken),))
+    edited = Diff(
+        nxt.version.soa, nxt.version.soa, (bad_sig[:4],), ((bad_sig[0], RRSIG, bad_sig[2], broken),)
+    )
     tampered = apply(nxt.version, edited)
     problem = verify_change(tampered, change, NOW + 10)
     assert problem is not None and "www.example.test. A" in problem

@@ -17,8 +17,8 @@ from signwire.keys.enforcer import (
     signing_view,
 )
 from signwire.keys.keystate import Goal, KeyState, Record, RecordState, RecordType
-from signwire.keys.model import KeyRole
 from signwire.policy import intervals
+from signwire.policy.model import KeyRole
 
 from .policies import fast
 
@@ -65,7 +65,10 @@ def test_first_call_creates_and_publishes() -> None:
     ]
     ksk, zsk = plan.keys
     assert (ksk.key_id, ksk.role, zsk.key_id, zsk.role) == (
-        f"ksk-13-{START}", KeyRole.KSK, f"zsk-13-{START}", KeyRole.ZSK
+        f"ksk-13-{START}",
+        KeyRole.KSK,
+        f"zsk-13-{START}",
+        KeyRole.ZSK,
     )
     view = signing_view(plan.keys, CALM)
     assert view.dnskey == (ksk.key_id, zsk.key_id)
@@ -107,8 +110,9 @@ def test_ds_request_actions_and_waits() -> None:
     assert "ds-seen" in wait.reason
     assert plan.next_event_at is None  # nothing but the parent can move things now
     # Without CDS/CDNSKEY publication the parent still gets a submission, and no CDS appears.
-    quiet = dataclasses.replace(CALM, parent=dataclasses.replace(CALM.parent, cds=False,
-                                                                  cdnskey=False))
+    quiet = dataclasses.replace(
+        CALM, parent=dataclasses.replace(CALM.parent, cds=False, cdnskey=False)
+    )
     assert signing_view(plan.keys, quiet).cds == ()
     assert signing_view(plan.keys, quiet).ds == (ksk.key_id,)
 
@@ -194,9 +198,7 @@ def test_events_that_make_no_sense_leave_notices() -> None:
 def test_operator_roll_and_compromise() -> None:
     plan, now = secured()
     ksk = plan.keys[0]
-    out = advance(
-        CALM, plan.keys, now, events=[RollKey(KeyRole.ZSK), KeyCompromised(ksk.key_id)]
-    )
+    out = advance(CALM, plan.keys, now, events=[RollKey(KeyRole.ZSK), KeyCompromised(ksk.key_id)])
     by_role: dict[KeyRole, list[KeyState]] = {}
     for k in out.keys:
         by_role.setdefault(k.role, []).append(k)
@@ -216,8 +218,11 @@ def test_key_state_round_trips_through_json() -> None:
         assert KeyState.from_dict(json.loads(text)) == key
     sample = rolled.keys[0].to_dict()
     assert sample["role"] == "ksk" and sample["goal"] == "present"
-    assert sample["dnskey"] == {"state": "omnipresent", "since": sample["dnskey"]["since"],
-                                "previous": "rumoured"}
+    assert sample["dnskey"] == {
+        "state": "omnipresent",
+        "since": sample["dnskey"]["since"],
+        "previous": "rumoured",
+    }
 
 
 def test_record_keeps_its_previous_state() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from signwire.keys.enforcer import DsGone, DsSeen, KeyCompromised, RollKey
 from signwire.keys.keystate import RecordState, RecordType
-from signwire.keys.model import KeyRole
+from signwire.policy.model import KeyRole
 
 from .policies import fast, tight
 from .world import DAY, World, assert_safe, settle
@@ -110,8 +110,10 @@ def test_ds_seen_before_the_request_is_ignored() -> None:
     run(w, 2)
     said = notices(w)
     assert f"ds-seen for unknown key {KSK0!r} ignored" in said
-    assert any(n.startswith(f"ds-seen for {KSK0} ignored: its DS is hidden, not yet requested")
-               for n in said)
+    assert any(
+        n.startswith(f"ds-seen for {KSK0} ignored: its DS is hidden, not yet requested")
+        for n in said
+    )
     assert f"ds-gone for {KSK0} ignored: its DS is hidden, not being withdrawn" in said
     # The early sightings changed nothing: the DS still needed a real one after the request.
     ksk = w.key(KSK0)
@@ -126,7 +128,9 @@ def test_ds_seen_still_waits_for_the_ttl() -> None:
     ksk = w.key(KSK0)
     assert ksk.ds_seen_at is not None
     became = next(
-        when for when, plan in w.plans for t in plan.transitions
+        when
+        for when, plan in w.plans
+        for t in plan.transitions
         if t.key_id == KSK0 and t.record is RecordType.DS and t.new is RecordState.OMNIPRESENT
     )
     t = p.timing
@@ -136,8 +140,12 @@ def test_ds_seen_still_waits_for_the_ttl() -> None:
 
 def test_an_eager_operator_within_the_safety_margin_is_harmless() -> None:
     # "Seen" as soon as requested, though the parent publishes 10 minutes later (= the margin).
-    w = World(fast(ksk_lifetime="2d", zsk_lifetime="1d"), START, registration_delay=600,
-              eager_operator=True)
+    w = World(
+        fast(ksk_lifetime="2d", zsk_lifetime="1d"),
+        START,
+        registration_delay=600,
+        eager_operator=True,
+    )
     run(w, 7)
     assert w.deleted_roles().get("ksk", 0) >= 2
 

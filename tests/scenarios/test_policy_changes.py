@@ -11,7 +11,7 @@ import pytest
 
 from signwire.keys.enforcer import RollKey
 from signwire.keys.keystate import RecordState, RecordType
-from signwire.keys.model import KeyRole
+from signwire.policy.model import KeyRole
 
 from .policies import tight
 from .world import DAY, World, assert_safe, settle

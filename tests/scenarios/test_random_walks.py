@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 
 from signwire.keys.enforcer import DsGone, DsSeen, Event, KeyCompromised, RollKey
 from signwire.keys.keystate import RecordState
-from signwire.keys.model import KeyRole
-from signwire.policy.model import Policy
+from signwire.policy.model import KeyRole, Policy
 
 from .policies import fast, tight
 from .world import DAY, World, assert_safe, settle

@@ -1,4 +1,4 @@
-"""signwire.keys.algorithms: published examples, dnspython as a second opinion, edge cases."""
+"""signwire.keystore.crypto and signwire.policy.algorithms: published examples, dnspython as a second opinion, edge cases."""
 
 from __future__ import annotations
 
@@ -18,8 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from oracle import rrsig_signing_data
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms as A
-from signwire.keys.model import SignerSpec
+from signwire.keystore import crypto as A_crypto
+from signwire.keystore import signers as A_signers
+from signwire.keystore.model import SignerSpec
+from signwire.policy import algorithms as A
 
 ALL = sorted(A.ALGORITHMS)
 SMALL_BITS = {A.RSASHA256: 1024, A.RSASHA512: 1024}  # keeps RSA key generation fast
@@ -78,7 +80,7 @@ def test_rfc6605_examples(
 ) -> None:
     curve = ec.SECP256R1() if alg == 13 else ec.SECP384R1()
     key = ec.derive_private_key(int.from_bytes(b64(priv), "big"), curve)
-    field = A.public_key_field(alg, key)
+    field = A_crypto.public_key_field(alg, key)
     assert field == b64(pub)
     dnskey = dns.rdata.from_text("IN", "DNSKEY", f"257 3 {alg} {pub}")
     assert A.key_tag(dnskey.to_digestable()) == tag
@@ -88,8 +90,8 @@ def test_rfc6605_examples(
     )
     data = rrsig_signing_data(rrset, rrsig)
     # The published signature used a random nonce: verify it rather than reproduce it.
-    assert A.verify(alg, field, data, b64(sig))
-    assert not A.verify(alg, field, data + b"x", b64(sig))
+    assert A_crypto.verify(alg, field, data, b64(sig))
+    assert not A_crypto.verify(alg, field, data + b"x", b64(sig))
     # dnspython agrees on the same published record.
     dns.dnssec.validate_rrsig(
         rrset,
@@ -102,9 +104,9 @@ def test_rfc6605_examples(
         now=rrsig.inception + 1,
     )
     # Our own signature over the same data verifies too, and has the fixed RFC 6605 width.
-    ours = A.load_signer(A.signer_spec(alg, key))(data)
+    ours = A_signers.load_signer(A_crypto.signer_spec(alg, key))(data)
     assert len(ours) == len(b64(sig))
-    assert A.verify(alg, field, data, ours)
+    assert A_crypto.verify(alg, field, data, ours)
 
 
 # --- RFC 8080 §6 (EdDSA), with erratum 4935 -----------------------------------------------------
@@ -149,7 +151,7 @@ def test_rfc8080_examples_reproduced_exactly(
 ) -> None:
     cls = ed25519.Ed25519PrivateKey if alg == 15 else ed448.Ed448PrivateKey
     key = cls.from_private_bytes(b64(priv))
-    field = A.public_key_field(alg, key)
+    field = A_crypto.public_key_field(alg, key)
     assert field == b64(pub)
     assert A.key_tag(b"\x01\x01\x03" + bytes((alg,)) + field) == tag
     rrset = dns.rrset.from_text("example.com.", 3600, "IN", "MX", "10 mail.example.com.")
@@ -158,23 +160,23 @@ def test_rfc8080_examples_reproduced_exactly(
     )
     data = rrsig_signing_data(rrset, rrsig)
     # EdDSA is deterministic: the function the signer uses must give the published bytes.
-    assert A.load_signer(A.signer_spec(alg, key))(data) == b64(sig)
-    assert A.verify(alg, field, data, b64(sig))
+    assert A_signers.load_signer(A_crypto.signer_spec(alg, key))(data) == b64(sig)
+    assert A_crypto.verify(alg, field, data, b64(sig))
 
 
 # --- every algorithm against dnspython ----------------------------------------------------------
 
 
 @pytest.fixture(scope="module", params=ALL, ids=[A.mnemonic(a) for a in ALL])
-def keypair(request: pytest.FixtureRequest) -> tuple[int, A.PrivateKey]:
+def keypair(request: pytest.FixtureRequest) -> tuple[int, A_crypto.PrivateKey]:
     alg: int = request.param
-    return alg, A.generate(alg, SMALL_BITS.get(alg))
+    return alg, A_crypto.generate(alg, SMALL_BITS.get(alg))
 
 
-def test_signature_validates_with_dnspython(keypair: tuple[int, A.PrivateKey]) -> None:
+def test_signature_validates_with_dnspython(keypair: tuple[int, A_crypto.PrivateKey]) -> None:
     alg, key = keypair
     origin = dns.name.from_text("example.org.")
-    field = A.public_key_field(alg, key)
+    field = A_crypto.public_key_field(alg, key)
     dnskey = dns.rdata.from_text("IN", "DNSKEY", f"256 3 {alg} {base64.b64encode(field).decode()}")
     tag = A.key_tag(dnskey.to_digestable())
     assert tag == dns.dnssec.key_id(dnskey)
@@ -182,7 +184,9 @@ def test_signature_validates_with_dnspython(keypair: tuple[int, A.PrivateKey]) -
         "WWW.example.org.", 300, "IN", "TXT", '"b"', '"a"', '"a longer text string"'
     )
     template = make_rrsig(rrset, "example.org.", alg, tag, b"")
-    signature = A.load_signer(A.signer_spec(alg, key))(rrsig_signing_data(rrset, template))
+    signature = A_signers.load_signer(A_crypto.signer_spec(alg, key))(
+        rrsig_signing_data(rrset, template)
+    )
     assert len(signature) == (A.info(alg).signature_size or len(field) - 4)
     rrsig = template.replace(signature=signature)
     keys = {origin: dns.rrset.from_rdata_list(origin, 300, [dnskey])}
@@ -196,9 +200,9 @@ def test_signature_validates_with_dnspython(keypair: tuple[int, A.PrivateKey]) -
         )
 
 
-def test_dnspython_signature_verifies_with_ours(keypair: tuple[int, A.PrivateKey]) -> None:
+def test_dnspython_signature_verifies_with_ours(keypair: tuple[int, A_crypto.PrivateKey]) -> None:
     alg, key = keypair
-    field = A.public_key_field(alg, key)
+    field = A_crypto.public_key_field(alg, key)
     dnskey = dns.rdata.from_text("IN", "DNSKEY", f"257 3 {alg} {base64.b64encode(field).decode()}")
     rrset = dns.rrset.from_text("example.org.", 300, "IN", "A", "192.0.2.7", "192.0.2.1")
     rrsig = dns.dnssec.sign(
@@ -210,25 +214,27 @@ def test_dnspython_signature_verifies_with_ours(keypair: tuple[int, A.PrivateKey
         expiration=1_800_000_000,
     )
     data = rrsig_signing_data(rrset, rrsig)
-    assert A.verify(alg, field, data, rrsig.signature)
-    assert not A.verify(alg, field, data[:-1] + b"\x02", rrsig.signature)
+    assert A_crypto.verify(alg, field, data, rrsig.signature)
+    assert not A_crypto.verify(alg, field, data[:-1] + b"\x02", rrsig.signature)
 
 
-def test_signer_spec_is_pkcs8_and_picklable(keypair: tuple[int, A.PrivateKey]) -> None:
+def test_signer_spec_is_pkcs8_and_picklable(keypair: tuple[int, A_crypto.PrivateKey]) -> None:
     alg, key = keypair
-    spec = A.signer_spec(alg, key)
+    spec = A_crypto.signer_spec(alg, key)
     assert spec.kind == "pkcs8" and spec.algorithm == alg
     loaded = serialization.load_der_private_key(spec.material, password=None)  # unencrypted
-    assert A.public_key_field(alg, loaded) == A.public_key_field(alg, key)  # type: ignore[arg-type]
+    assert A_crypto.public_key_field(alg, loaded) == A_crypto.public_key_field(alg, key)  # type: ignore[arg-type]
     copy = pickle.loads(pickle.dumps(spec))
     assert copy == spec
     data = b"some data to sign"
-    assert A.verify(alg, A.public_key_field(alg, key), data, A.load_signer(copy)(data))
+    assert A_crypto.verify(
+        alg, A_crypto.public_key_field(alg, key), data, A_signers.load_signer(copy)(data)
+    )
 
 
-def test_generated_sizes(keypair: tuple[int, A.PrivateKey]) -> None:
+def test_generated_sizes(keypair: tuple[int, A_crypto.PrivateKey]) -> None:
     alg, key = keypair
-    field = A.public_key_field(alg, key)
+    field = A_crypto.public_key_field(alg, key)
     expected = {13: 64, 14: 96, 15: 32, 16: 57}
     if alg in expected:
         assert len(field) == expected[alg]
@@ -249,7 +255,7 @@ def test_ecdsa_slicing_matches_decode_dss_signature(alg: int) -> None:
         14: (ec.SECP384R1(), hashes.SHA384(), 48),
     }[alg]
     key = ec.derive_private_key(0x1234567890ABCDEF1234567890ABCDEF, curve)
-    signer = A.load_signer(A.signer_spec(alg, key), deterministic=True)
+    signer = A_signers.load_signer(A_crypto.signer_spec(alg, key), deterministic=True)
     deterministic = ec.ECDSA(digest, deterministic_signing=True)
     lengths = set()
     for i in range(1500 if alg == 13 else 700):
@@ -264,26 +270,28 @@ def test_ecdsa_slicing_matches_decode_dss_signature(alg: int) -> None:
 
 @pytest.mark.parametrize("alg", [13, 14])
 def test_ecdsa_nonces_random_by_default_rfc6979_on_request(alg: int) -> None:
-    key = A.generate(alg)
-    field = A.public_key_field(alg, key)
-    spec = A.signer_spec(alg, key)
-    fast, fixed = A.load_signer(spec), A.load_signer(spec, deterministic=True)
+    key = A_crypto.generate(alg)
+    field = A_crypto.public_key_field(alg, key)
+    spec = A_crypto.signer_spec(alg, key)
+    fast, fixed = A_signers.load_signer(spec), A_signers.load_signer(spec, deterministic=True)
     assert fast(b"abc") != fast(b"abc")
-    assert fixed(b"abc") == fixed(b"abc") == A.sign(alg, key, b"abc", deterministic=True)
+    assert fixed(b"abc") == fixed(b"abc") == A_crypto.sign(alg, key, b"abc", deterministic=True)
     assert fixed(b"abc") != fixed(b"abd")
     for sig in (fast(b"abc"), fixed(b"abc")):
-        assert A.verify(alg, field, b"abc", sig)
+        assert A_crypto.verify(alg, field, b"abc", sig)
     # The slicing is the same code for both; random nonces exercise it on fresh values.
     for i in range(300 if alg == 13 else 60):
         data = b"%d" % i
-        assert A.verify(alg, field, data, fast(data))
+        assert A_crypto.verify(alg, field, data, fast(data))
 
 
 @pytest.mark.parametrize("alg", [8, 10, 15, 16])
 def test_other_algorithms_are_deterministic_anyway(alg: int) -> None:
-    key = A.generate(alg, SMALL_BITS.get(alg))
-    spec = A.signer_spec(alg, key)
-    assert A.load_signer(spec)(b"abc") == A.load_signer(spec, deterministic=True)(b"abc")
+    key = A_crypto.generate(alg, SMALL_BITS.get(alg))
+    spec = A_crypto.signer_spec(alg, key)
+    assert A_signers.load_signer(spec)(b"abc") == A_signers.load_signer(spec, deterministic=True)(
+        b"abc"
+    )
 
 
 # --- key tags ------------------------------------------------------------------------------------
@@ -292,8 +300,8 @@ def test_other_algorithms_are_deterministic_anyway(alg: int) -> None:
 def test_key_tag_matches_dnspython_for_many_keys() -> None:
     for alg in (13, 15, 16):
         for flags in (256, 257, 385):
-            key = A.generate(alg)
-            rdata = flags.to_bytes(2, "big") + bytes((3, alg)) + A.public_key_field(alg, key)
+            key = A_crypto.generate(alg)
+            rdata = flags.to_bytes(2, "big") + bytes((3, alg)) + A_crypto.public_key_field(alg, key)
             dnskey = dns.rdata.from_wire("IN", "DNSKEY", rdata, 0, len(rdata))
             assert A.key_tag(rdata) == dns.dnssec.key_id(dnskey)
 
@@ -366,47 +374,47 @@ def test_parse_algorithm_rejects_with_list(text: str) -> None:
 
 
 def test_generate_bits() -> None:
-    key = A.generate(A.RSASHA512, 1536)
+    key = A_crypto.generate(A.RSASHA512, 1536)
     assert isinstance(key, rsa.RSAPrivateKey) and key.key_size == 1536
-    assert isinstance(A.generate(14, 384), ec.EllipticCurvePrivateKey)
+    assert isinstance(A_crypto.generate(14, 384), ec.EllipticCurvePrivateKey)
     with pytest.raises(ValueError, match="1024 to 4096"):
-        A.generate(A.RSASHA256, 512)
+        A_crypto.generate(A.RSASHA256, 512)
     with pytest.raises(ValueError, match="always 256 bits"):
-        A.generate(13, 384)
+        A_crypto.generate(13, 384)
     with pytest.raises(ValueError, match="unsupported DNSSEC algorithm 7"):
-        A.generate(7)
+        A_crypto.generate(7)
 
 
 def test_key_type_must_match_algorithm() -> None:
     ed = ed25519.Ed25519PrivateKey.generate()
     p384 = ec.generate_private_key(ec.SECP384R1())
     with pytest.raises(ValueError, match="not a ECDSAP256SHA256 key"):
-        A.public_key_field(13, p384)
+        A_crypto.public_key_field(13, p384)
     with pytest.raises(ValueError):
-        A.signer_spec(16, ed)
+        A_crypto.signer_spec(16, ed)
     with pytest.raises(ValueError):
-        A.signer_spec(8, ed)
+        A_crypto.signer_spec(8, ed)
 
 
 # --- public keys and verify --------------------------------------------------------------------
 
 
 def test_rsa_long_exponent_length_form() -> None:
-    key = A.generate(A.RSASHA256, 1024)
+    key = A_crypto.generate(A.RSASHA256, 1024)
     assert isinstance(key, rsa.RSAPrivateKey)
     numbers = key.public_key().public_numbers()
     modulus = numbers.n.to_bytes(128, "big")
     long_form = b"\x00\x00\x03\x01\x00\x01" + modulus  # RFC 3110: zero octet, 2-octet length
-    short_form = A.public_key_field(A.RSASHA256, key)
+    short_form = A_crypto.public_key_field(A.RSASHA256, key)
     assert short_form == b"\x03\x01\x00\x01" + modulus
     for field in (long_form, short_form):
-        loaded = A.load_public_key(A.RSASHA256, field)
+        loaded = A_crypto.load_public_key(A.RSASHA256, field)
         assert isinstance(loaded, rsa.RSAPublicKey)
         assert loaded.public_numbers() == numbers
     data = b"data"
-    sig = A.sign(A.RSASHA256, key, data)
-    assert A.verify(A.RSASHA256, long_form, data, sig)
-    assert not A.verify(A.RSASHA512, short_form, data, sig)  # same key, other hash
+    sig = A_crypto.sign(A.RSASHA256, key, data)
+    assert A_crypto.verify(A.RSASHA256, long_form, data, sig)
+    assert not A_crypto.verify(A.RSASHA512, short_form, data, sig)  # same key, other hash
 
 
 @pytest.mark.parametrize(
@@ -423,31 +431,33 @@ def test_rsa_long_exponent_length_form() -> None:
 )
 def test_malformed_public_keys(alg: int, field: bytes) -> None:
     with pytest.raises(ValueError):
-        A.verify(alg, field, b"data", b"\x00" * 64)
+        A_crypto.verify(alg, field, b"data", b"\x00" * 64)
 
 
-def test_verify_rejects_wrong_lengths_and_zero_values(keypair: tuple[int, A.PrivateKey]) -> None:
+def test_verify_rejects_wrong_lengths_and_zero_values(
+    keypair: tuple[int, A_crypto.PrivateKey],
+) -> None:
     alg, key = keypair
-    field = A.public_key_field(alg, key)
-    sig = A.sign(alg, key, b"data")
-    assert A.verify(alg, field, b"data", sig)
-    assert not A.verify(alg, field, b"data", sig[:-1])
-    assert not A.verify(alg, field, b"data", sig + b"\x00")
-    assert not A.verify(alg, field, b"data", b"\x00" * len(sig))
+    field = A_crypto.public_key_field(alg, key)
+    sig = A_crypto.sign(alg, key, b"data")
+    assert A_crypto.verify(alg, field, b"data", sig)
+    assert not A_crypto.verify(alg, field, b"data", sig[:-1])
+    assert not A_crypto.verify(alg, field, b"data", sig + b"\x00")
+    assert not A_crypto.verify(alg, field, b"data", b"\x00" * len(sig))
 
 
 # --- load_signer failures ------------------------------------------------------------------------
 
 
 def test_load_signer_rejects_bad_specs() -> None:
-    ed = A.signer_spec(15, ed25519.Ed25519PrivateKey.generate())
+    ed = A_crypto.signer_spec(15, ed25519.Ed25519PrivateKey.generate())
     with pytest.raises(KeyStoreError, match="'tpm'"):
-        A.load_signer(SignerSpec(15, "tpm", b"token"))
+        A_signers.load_signer(SignerSpec(15, "tpm", b"token"))
     with pytest.raises(KeyStoreError, match="locator"):  # a token key with a garbled locator
-        A.load_signer(SignerSpec(15, "pkcs11", b"token"))
+        A_signers.load_signer(SignerSpec(15, "pkcs11", b"token"))
     with pytest.raises(KeyStoreError, match="not a ECDSAP256SHA256 key"):
-        A.load_signer(SignerSpec(13, "pkcs8", ed.material))
+        A_signers.load_signer(SignerSpec(13, "pkcs8", ed.material))
     with pytest.raises(KeyStoreError, match="unreadable"):
-        A.load_signer(SignerSpec(15, "pkcs8", b"\x30\x03garbage"))
+        A_signers.load_signer(SignerSpec(15, "pkcs8", b"\x30\x03garbage"))
     with pytest.raises(KeyStoreError):
-        A.load_signer(SignerSpec(99, "pkcs8", ed.material))
+        A_signers.load_signer(SignerSpec(99, "pkcs8", ed.material))

@@ -2,6 +2,7 @@
 
 * The verifier shares nothing with the signer's fast path, so a bug cannot hide in both.
 * Pure stages never read the clock or touch sockets, processes or asyncio: time is injected.
+* The folders import one way: no two folders import each other, directly or round a loop.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "signwire"
 
-PURE = ["zones", "signing", "policy", "keys/enforcer.py", "keys/rules.py", "keys/keystate.py",
-        "keys/parent.py",
-        "keys/simulate.py", "loading/refresh.py", "loading/xfr_in.py",
+PURE = ["zones", "signing", "policy", "keys", "parent/agents.py", "loading/refresh.py", "loading/xfr_in.py",
         "loading/notify_in.py", "publication/responder.py", "publication/journal.py",
         "publication/notify_out.py", "pipeline", "config"]
 IO_MODULES = {"asyncio", "socket", "subprocess", "multiprocessing", "threading", "selectors"}
@@ -23,7 +22,8 @@ CLOCK_CALLS = {("time", "time"), ("time", "monotonic"), ("datetime", "now"),
                ("datetime", "utcnow"), ("date", "today"), ("time", "localtime")}
 ADDRESS_HELPERS = {"inet_pton", "inet_ntop", "inet_aton", "inet_ntoa", "AF_INET", "AF_INET6"}
 VERIFY_MAY_NOT_IMPORT = ("signwire.signing", "signwire.zones.rdata", "signwire.loading",
-                         "signwire.keys")
+                         "signwire.keys", "signwire.keystore", "signwire.parent",
+                         "signwire.pipeline")
 
 
 def _files(*parts: str) -> list[Path]:
@@ -77,3 +77,39 @@ def test_pure_code_has_no_io_and_no_clock(path):
             and (node.func.value.id, node.func.attr) in CLOCK_CALLS
         ):
             pytest.fail(f"{path.name}:{node.lineno} reads the clock; take `now` as an argument")
+
+
+def _folder(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "signwire" or len(parts) < 2:
+        return None
+    return parts[1] if (SRC / parts[1]).is_dir() else None
+
+
+def test_folders_import_one_way():
+    """An import loop between folders means neither can be understood (or tested) alone."""
+    arrows: dict[str, set[str]] = {}
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC).parts
+        if len(rel) < 2:
+            continue
+        here = rel[0]
+        for module in _imports(ast.parse(path.read_text())):
+            there = _folder(module)
+            if there and there != here:
+                arrows.setdefault(here, set()).add(there)
+
+    def reaches(start: str, goal: str) -> list[str] | None:
+        stack, seen = [(start, [start])], {start}
+        while stack:
+            node, trail = stack.pop()
+            for nxt in sorted(arrows.get(node, ())):
+                if nxt == goal:
+                    return [*trail, nxt]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*trail, nxt]))
+        return None
+
+    loops = [loop for a in sorted(arrows) if (loop := reaches(a, a))]
+    assert not loops, "folders import each other: " + "; ".join(" -> ".join(l) for l in loops)

@@ -1,4 +1,4 @@
-"""signwire.keys.bindfile: the K*.key / K*.private pair of BIND and ldns."""
+"""signwire.keystore.bindfile: the K*.key / K*.private pair of BIND and ldns."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms as A
-from signwire.keys import bindfile as B
+from signwire.keystore import bindfile as B
+from signwire.keystore import crypto as A_crypto
+from signwire.policy import algorithms as A
 from signwire.zones import names
 
 ORIGIN = names.from_text("example.com.", None)
@@ -119,7 +120,7 @@ def test_format_key_text_round_trip_and_layout() -> None:
 def test_parse_rfc8080_private() -> None:
     private = B.parse_private_text(ED_PRIVATE, "x.private")
     assert (private.version, private.algorithm, private.metadata) == ("v1.2", 15, ())
-    assert A.public_key_field(15, private.private_key) == base64.b64decode(ED_PUBLIC)
+    assert A_crypto.public_key_field(15, private.private_key) == base64.b64decode(ED_PUBLIC)
 
 
 def test_parse_rfc6605_p384_private() -> None:
@@ -128,7 +129,7 @@ def test_parse_rfc6605_p384_private() -> None:
         "PrivateKey: WURgWHCcYIYUPWgeLmiPY2DJJk02vgrmTfitxgqcL4vwW7BOrbawVmVe0d9V94SR\n"
     )
     private = B.parse_private_text(text, "x")
-    assert base64.b64encode(A.public_key_field(14, private.private_key)).decode() == (
+    assert base64.b64encode(A_crypto.public_key_field(14, private.private_key)).decode() == (
         "xKYaNhWdGOfJ+nPrL8/arkwf2EY3MDJ+SErKivBVSum1w/egsXvSADtNJhyem5RCOpgQ6K8X1DRSEkrbYQ+OB+v8"
         "/uX45NBwY8rp65F6Glur8I/mlVNgF6W/qTI37m40"
     )
@@ -154,12 +155,12 @@ def test_bind_timing_fields_are_kept_in_order() -> None:
 
 
 @pytest.fixture(params=sorted(A.ALGORITHMS), ids=[A.mnemonic(a) for a in sorted(A.ALGORITHMS)])
-def generated(request: pytest.FixtureRequest) -> tuple[int, A.PrivateKey]:
+def generated(request: pytest.FixtureRequest) -> tuple[int, A_crypto.PrivateKey]:
     alg: int = request.param
-    return alg, A.generate(alg, SMALL_BITS.get(alg))
+    return alg, A_crypto.generate(alg, SMALL_BITS.get(alg))
 
 
-def test_private_round_trip(generated: tuple[int, A.PrivateKey]) -> None:
+def test_private_round_trip(generated: tuple[int, A_crypto.PrivateKey]) -> None:
     alg, key = generated
     metadata = [("Created", "20240102030405"), ("Publish", "20240102030405")]
     text = B.format_private_text(alg, key, metadata)
@@ -184,7 +185,9 @@ def test_private_round_trip(generated: tuple[int, A.PrivateKey]) -> None:
     private = B.parse_private_text(text, "x")
     assert private.algorithm == alg
     assert list(private.metadata) == metadata
-    assert A.public_key_field(alg, private.private_key) == A.public_key_field(alg, key)
+    assert A_crypto.public_key_field(alg, private.private_key) == A_crypto.public_key_field(
+        alg, key
+    )
     der = (
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
@@ -200,9 +203,9 @@ def test_ec_private_key_is_fixed_width() -> None:
     assert name == "PrivateKey"
     assert base64.b64decode(value) == (5).to_bytes(32, "big")
     short = "Private-key-format: v1.2\nAlgorithm: 13\nPrivateKey: BQ==\n"  # the octet 0x05
-    assert A.public_key_field(
+    assert A_crypto.public_key_field(
         13, B.parse_private_text(short, "x").private_key
-    ) == A.public_key_field(13, key)
+    ) == A_crypto.public_key_field(13, key)
 
 
 def test_eddsa_private_key_as_pkcs8_is_accepted() -> None:
@@ -214,11 +217,11 @@ def test_eddsa_private_key_as_pkcs8_is_accepted() -> None:
     encoded = base64.b64encode(der).decode()
     text = f"Private-key-format: v1.2\nAlgorithm: 15 (ED25519)\nPrivateKey: {encoded}\n"
     private = B.parse_private_text(text, "x")
-    assert A.public_key_field(15, private.private_key) == A.public_key_field(15, key)
+    assert A_crypto.public_key_field(15, private.private_key) == A_crypto.public_key_field(15, key)
 
 
 def _rsa_text(drop: str | None = None, change: tuple[str, str] | None = None) -> str:
-    key = A.generate(8, 1024)
+    key = A_crypto.generate(8, 1024)
     fields = B.private_fields(8, key)
     lines = ["Private-key-format: v1.3", "Algorithm: 8 (RSASHA256)"]
     for name, value in fields:
@@ -311,7 +314,7 @@ def test_read_pair_mismatch(tmp_path: Path) -> None:
     other = B.format_private_text(15, ed25519.Ed25519PrivateKey.generate())
     with pytest.raises(KeyStoreError, match="private key does not match the DNSKEY"):
         B.read_pair(write_pair(tmp_path, BIND_KEY, other))
-    p256 = B.format_private_text(13, A.generate(13))
+    p256 = B.format_private_text(13, A_crypto.generate(13))
     with pytest.raises(KeyStoreError, match="algorithm 13 does not match"):
         B.read_pair(write_pair(tmp_path, BIND_KEY, p256))
 

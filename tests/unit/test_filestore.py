@@ -1,4 +1,4 @@
-"""signwire.keys.filestore: reading a folder of key pairs, creating keys safely."""
+"""signwire.keystore.file_store: reading a folder of key pairs, creating keys safely."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms as A
-from signwire.keys import bindfile as B
-from signwire.keys import filestore
-from signwire.keys.filestore import FileKeyStore
-from signwire.keys.model import KeyRole
+from signwire.keystore import bindfile as B
+from signwire.keystore import crypto as A_crypto
+from signwire.keystore import file_store
+from signwire.keystore import signers as A_signers
+from signwire.keystore.file_store import FileKeyStore
+from signwire.policy import algorithms as A
+from signwire.policy.model import KeyRole
 from signwire.zones import names
 
 ORIGIN = names.from_text("example.com.", None)
@@ -39,11 +41,13 @@ def umask_zero() -> Iterator[None]:
 
 
 def write_key(
-    folder: Path, origin: bytes, algorithm: int, flags: int, key: A.PrivateKey | None = None
+    folder: Path, origin: bytes, algorithm: int, flags: int, key: A_crypto.PrivateKey | None = None
 ) -> B.DnskeyLine:
     """A pair written the plain way, the way another tool might leave it."""
-    key = key or A.generate(algorithm, SMALL_BITS.get(algorithm))
-    line = B.DnskeyLine(origin, None, flags, 3, algorithm, A.public_key_field(algorithm, key))
+    key = key or A_crypto.generate(algorithm, SMALL_BITS.get(algorithm))
+    line = B.DnskeyLine(
+        origin, None, flags, 3, algorithm, A_crypto.public_key_field(algorithm, key)
+    )
     folder.mkdir(parents=True, exist_ok=True)
     stem = B.file_stem(origin, algorithm, line.key_tag)
     (folder / f"{stem}.key").write_text(B.format_key_text(line))
@@ -65,7 +69,7 @@ def test_create_and_read_back(store: FileKeyStore, alg: int) -> None:
     keys = store.keys_for(ORIGIN)
     assert keys == [made]
     data = b"to be signed"
-    assert A.verify(alg, made.public_key, data, A.load_signer(keys[0].signer)(data))
+    assert A_crypto.verify(alg, made.public_key, data, A_signers.load_signer(keys[0].signer)(data))
     pair = B.read_pair(store.directory / made.source.replace(".private", ".key"))
     assert pair.private.version == "v1.3"
     created = B.format_timestamp(NOW)
@@ -100,7 +104,7 @@ def test_private_file_is_never_wider_than_0600(
             seen.append((os.fspath(path), mode, stat.S_IMODE(os.fstat(fd).st_mode)))
         return fd
 
-    monkeypatch.setattr(filestore.os, "open", spy)
+    monkeypatch.setattr(file_store.os, "open", spy)
     store.create(ORIGIN, 15, KeyRole.KSK, NOW)
     private = [s for s in seen if ".private." in s[0]]
     assert len(private) == 1
@@ -212,7 +216,7 @@ def test_revoked_and_non_zone_keys_are_noted(
     assert any(f"key {revoked.key_tag} is revoked" in n for n in scan.notes)
     assert any("lack the zone bit" in n for n in scan.notes)
     assert len(scan.notes) == 2
-    with caplog.at_level(logging.WARNING, logger="signwire.keys.filestore"):
+    with caplog.at_level(logging.WARNING, logger="signwire.keystore.file_store"):
         keys = store.keys_for(ORIGIN)
     assert keys == scan.keys
     assert [r.getMessage() for r in caplog.records] == scan.notes
@@ -228,30 +232,30 @@ def test_loose_private_permissions_are_noted(store: FileKeyStore) -> None:
 
 
 def test_missing_folder_and_empty_zone(store: FileKeyStore) -> None:
-    assert store.scan(ORIGIN) == filestore.KeyScan([], [], frozenset())
+    assert store.scan(ORIGIN) == file_store.KeyScan([], [], frozenset())
     store.directory.mkdir()
     write_key(store.directory, OTHER, 15, 257)
-    assert store.scan(ORIGIN) == filestore.KeyScan([], [], frozenset())
+    assert store.scan(ORIGIN) == file_store.KeyScan([], [], frozenset())
 
 
 # --- key tag collisions ------------------------------------------------------------------------
 
 
-def _feed(monkeypatch: pytest.MonkeyPatch, keys: list[A.PrivateKey]) -> list[int]:
+def _feed(monkeypatch: pytest.MonkeyPatch, keys: list[A_crypto.PrivateKey]) -> list[int]:
     """Make create() draw the given keys first, then fresh ones; count the draws."""
     calls: list[int] = []
-    real = A.generate
+    real = A_crypto.generate
 
-    def fake(algorithm: int, bits: int | None = None) -> A.PrivateKey:
+    def fake(algorithm: int, bits: int | None = None) -> A_crypto.PrivateKey:
         calls.append(algorithm)
         return keys.pop(0) if keys else real(algorithm, bits)
 
-    monkeypatch.setattr(filestore.algorithms, "generate", fake)
+    monkeypatch.setattr(file_store.crypto, "generate", fake)
     return calls
 
 
 def test_tag_collision_regenerates(store: FileKeyStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    key = A.generate(15)
+    key = A_crypto.generate(15)
     existing = write_key(store.directory, ORIGIN, 15, 256, key)
     calls = _feed(monkeypatch, [key])
     made = store.create(ORIGIN, 15, KeyRole.ZSK, NOW)
@@ -263,7 +267,7 @@ def test_tag_collision_regenerates(store: FileKeyStore, monkeypatch: pytest.Monk
 def test_tag_collision_across_algorithms_and_with_revoked_form(
     store: FileKeyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = A.generate(13)
+    key = A_crypto.generate(13)
     revoked = write_key(store.directory, ORIGIN, 13, 257 | 0x80, key)
     # The same key unrevoked has the tag the revoked one had before it was revoked.
     calls = _feed(monkeypatch, [key])
@@ -276,19 +280,19 @@ def test_tag_collision_across_algorithms_and_with_revoked_form(
 
 
 def test_other_zone_same_tag_is_fine(store: FileKeyStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    key = A.generate(15)
+    key = A_crypto.generate(15)
     write_key(store.directory, OTHER, 15, 256, key)
     calls = _feed(monkeypatch, [key])
     made = store.create(ORIGIN, 15, KeyRole.ZSK, NOW)
     assert len(calls) == 1
-    assert made.public_key == A.public_key_field(15, key)
+    assert made.public_key == A_crypto.public_key_field(15, key)
 
 
 def test_existing_file_is_never_overwritten(
     store: FileKeyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = A.generate(15)
-    tag = A.key_tag(b"\x01\x00\x03\x0f" + A.public_key_field(15, key))
+    key = A_crypto.generate(15)
+    tag = A.key_tag(b"\x01\x00\x03\x0f" + A_crypto.public_key_field(15, key))
     store.directory.mkdir(parents=True)
     stray = store.directory / f"{B.file_stem(ORIGIN, 15, tag)}.private"
     stray.write_text("left over by something else\n")
@@ -303,9 +307,9 @@ def test_existing_file_is_never_overwritten(
 def test_gives_up_after_many_collisions(
     store: FileKeyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = A.generate(15)
+    key = A_crypto.generate(15)
     write_key(store.directory, ORIGIN, 15, 256, key)
-    monkeypatch.setattr(filestore.algorithms, "generate", lambda alg, bits=None: key)
+    monkeypatch.setattr(file_store.crypto, "generate", lambda alg, bits=None: key)
     with pytest.raises(KeyStoreError, match="could not find a free key tag"):
         store.create(ORIGIN, 15, KeyRole.ZSK, NOW)
 
@@ -320,7 +324,7 @@ def test_failed_key_write_removes_the_private(
             raise PermissionError(13, "Permission denied")
         real_link(src, dst)
 
-    monkeypatch.setattr(filestore.os, "link", link)
+    monkeypatch.setattr(file_store.os, "link", link)
     with pytest.raises(KeyStoreError, match="cannot write"):
         store.create(ORIGIN, 15, KeyRole.ZSK, NOW)
     assert list(store.directory.iterdir()) == []

@@ -29,14 +29,15 @@ from properties.test_incremental import (
     soa,
     wire,
 )
-from signwire.keys.model import KeyRole
-from signwire.keys.store import StoreConfig, open_store
+from signwire.keystore.store import open_store
 from signwire.loading.zonefile import read_zonefile
+from signwire.policy.model import KeyRole
 from signwire.signing.incremental import incremental
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import DAY, Nsec3Params, SigningOptions
 from signwire.signing.refresh import due, refresh
 from signwire.signing.versioned import Signed, default_refresh, sign_full
+from signwire.storage.state import StoreConfig
 from signwire.zones import names
 from signwire.zones.diff import diff
 from signwire.zones.rrtypes import DNSKEY, NSEC, NSEC3, RRSIG, SOA
@@ -95,28 +96,47 @@ def _text_records(text: str) -> ZoneVersion:
     [
         ((), NSEC_OPTIONS),
         (("--nsec3", "--opt-out"), OPT_OUT),
-        (("--nsec3", "--iterations", "3", "--salt", "beef"),
-         SigningOptions(nsec3=Nsec3Params(3, b"\xbe\xef"))),
+        (
+            ("--nsec3", "--iterations", "3", "--salt", "beef"),
+            SigningOptions(nsec3=Nsec3Params(3, b"\xbe\xef")),
+        ),
     ],
     ids=["nsec", "nsec3-optout", "nsec3-salted"],
 )
 @pytest.mark.parametrize("source", ["version", "snapshot"])
 def test_sign_full_makes_the_records_of_the_text_path(
-    tmp_path: Path, signwire: CliRunner, flags: tuple[str, ...], options: SigningOptions,
+    tmp_path: Path,
+    signwire: CliRunner,
+    flags: tuple[str, ...],
+    options: SigningOptions,
     source: str,
 ) -> None:
     zone_file = tmp_path / "example.test.zone"
     zone_file.write_text(ZONE)
     keys_dir = tmp_path / "keys"
     out = tmp_path / "signed"
-    result = signwire("sign", zone_file, "--origin", "example.test.", "--keys", keys_dir,
-                      "--algorithm", "ED25519", "--now", str(NOW), "-o", out, *flags)
+    result = signwire(
+        "sign",
+        zone_file,
+        "--origin",
+        "example.test.",
+        "--keys",
+        keys_dir,
+        "--algorithm",
+        "ED25519",
+        "--now",
+        str(NOW),
+        "-o",
+        out,
+        *flags,
+    )
     assert result.code == 0, result.err
     keys = SigningKeys.by_role(open_store(StoreConfig.files(keys_dir)).keys_for(ORIGIN))
 
     parsed = read_zonefile(zone_file, ORIGIN)
-    unsigned = (ZoneVersion.from_records(ORIGIN, parsed.records) if source == "version"
-                else build(parsed))
+    unsigned = (
+        ZoneVersion.from_records(ORIGIN, parsed.records) if source == "version" else build(parsed)
+    )
     signed = sign_full(unsigned, keys, options, NOW)
 
     from_text = _text_records(out.read_text())
@@ -149,8 +169,9 @@ def ds(name: str) -> RR:
     return (wire(name), DS, 3600, struct.pack("!HBB", 12345, 13, 2) + bytes(32))
 
 
-def step(before: ZoneVersion, after: ZoneVersion, options: SigningOptions,
-         keys: SigningKeys = KEYS) -> tuple[Signed, Signed, Signed]:
+def step(
+    before: ZoneVersion, after: ZoneVersion, options: SigningOptions, keys: SigningKeys = KEYS
+) -> tuple[Signed, Signed, Signed]:
     """Sign ``before`` in full, step to ``after``, and hold the step to full signing."""
     first = sign_full(before, keys, options, NOW)
     stepped, _ = incremental(first, diff(before, after), keys, options, NOW)
@@ -194,8 +215,9 @@ def test_the_last_name_removed_wraps_the_chain_to_the_apex() -> None:
     assert stepped.version.node(wire("zzz")) is None
 
 
-@pytest.mark.parametrize("options", [NSEC_OPTIONS, NSEC3_OPTIONS, OPT_OUT],
-                         ids=["nsec", "nsec3", "nsec3-optout"])
+@pytest.mark.parametrize(
+    "options", [NSEC_OPTIONS, NSEC3_OPTIONS, OPT_OUT], ids=["nsec", "nsec3", "nsec3-optout"]
+)
 def test_a_new_cut_occludes_existing_names_and_its_removal_brings_them_back(
     options: SigningOptions,
 ) -> None:
@@ -255,20 +277,22 @@ def test_empty_non_terminals_get_nsec3_records_and_lose_them_with_their_last_des
     deep = version(2, a("a.b.c"))
     _, stepped, _ = step(base, deep, NSEC3_OPTIONS)
     # a.b.c, and the empty non-terminals b.c and c.
-    assert count(stepped.version, NSEC3) == count(sign_full(base, KEYS, NSEC3_OPTIONS, NOW)
-                                                  .version, NSEC3) + 3
+    assert (
+        count(stepped.version, NSEC3)
+        == count(sign_full(base, KEYS, NSEC3_OPTIONS, NOW).version, NSEC3) + 3
+    )
     _, gone, _ = step(deep, version(3), NSEC3_OPTIONS)
     assert count(gone.version, NSEC3) == count(stepped.version, NSEC3) - 3
 
 
 def test_opt_out_a_delegation_joins_the_chain_with_its_ds_and_leaves_without() -> None:
     insecure = version(1, ns("kid", "ns.example.net."), ns("other", "ns.example.net."))
-    secure = version(2, ns("kid", "ns.example.net."), ds("kid"),
-                     ns("other", "ns.example.net."))
+    secure = version(2, ns("kid", "ns.example.net."), ds("kid"), ns("other", "ns.example.net."))
     first, stepped, _ = step(insecure, secure, OPT_OUT)
     assert count(stepped.version, NSEC3) == count(first.version, NSEC3) + 1
-    back = step(secure, version(3, ns("kid", "ns.example.net."),
-                                ns("other", "ns.example.net.")), OPT_OUT)[1]
+    back = step(
+        secure, version(3, ns("kid", "ns.example.net."), ns("other", "ns.example.net.")), OPT_OUT
+    )[1]
     assert count(back.version, NSEC3) == count(first.version, NSEC3)
 
 
@@ -311,8 +335,9 @@ def test_the_serial_follows_the_rule_and_never_goes_back() -> None:
     first = sign_full(before, KEYS, options, NOW, previous_serial=500)
     assert first.version.serial == 501
     # The primary's serial moved to 11, below what was published: the signed one still grows.
-    stepped, signed_diff = incremental(first, diff(before, version(11, a("host"), a("more"))),
-                                       KEYS, options, NOW)
+    stepped, signed_diff = incremental(
+        first, diff(before, version(11, a("host"), a("more"))), KEYS, options, NOW
+    )
     assert stepped.version.serial == 502
     assert signed_diff.from_serial == 501 and signed_diff.to_serial == 502
 
@@ -354,7 +379,8 @@ def test_refresh_re_signs_what_is_due_and_nothing_else() -> None:
     when = signed.next_resign_at
     assert when is not None
     assert when >= NOW + NSEC_OPTIONS.validity - NSEC_OPTIONS.effective_jitter - default_refresh(
-        NSEC_OPTIONS)
+        NSEC_OPTIONS
+    )
     assert due(signed, when - 1) == []
     wanted = due(signed, when)
     assert wanted
@@ -389,8 +415,9 @@ def test_refresh_spreads_the_zone_over_time_and_no_signature_ever_lapses(
         if signed_diff is not None:
             calls += 1
             largest = max(largest, signed.signatures_made)
-        earliest = min(int.from_bytes(r[3][8:12], "big") for r in signed.version.records()
-                       if r[1] == RRSIG)
+        earliest = min(
+            int.from_bytes(r[3][8:12], "big") for r in signed.version.records() if r[1] == RRSIG
+        )
         assert earliest > t + default_refresh(options) - 3600
     assert calls > 24  # the zone was re-signed several times over, in pieces
     assert largest < rrsets // 5
@@ -431,7 +458,6 @@ def test_options_that_change_sign_in_full() -> None:
     stepped, _ = incremental(first, diff(before, before), KEYS, NSEC3_OPTIONS, NOW)
     assert_same(stepped, sign_full(before, KEYS, NSEC3_OPTIONS, NOW))
     assert dataclasses.replace(stepped, signatures_made=0).options == NSEC3_OPTIONS
-
 
 
 def test_a_name_that_is_also_an_nsec3_owner_is_signed_as_in_full() -> None:
@@ -517,14 +543,16 @@ def test_a_re_signed_zone_keeps_the_dropped_dnskey_ttl_through_the_steps(tmp_pat
 
     key_text = base64.b64encode(KSK.public_key).decode()
     zone_file = tmp_path / "old.zone"
-    zone_file.write_text(textwrap.dedent(f"""\
+    zone_file.write_text(
+        textwrap.dedent(f"""\
         $ORIGIN example.test.
         $TTL 3600
         @    SOA ns1 hostmaster 1 7200 3600 1209600 300
         @    NS  ns1
         @    7200 DNSKEY 257 3 15 {key_text}
         ns1  A   192.0.2.53
-        """))
+        """)
+    )
     snapshot = build(read_zonefile(zone_file, ORIGIN), strip_dnssec=True)
     signed = sign_full(snapshot, KEYS, NSEC_OPTIONS, NOW)
     assert {ttl for ttl, _ in signed.version.rrset(ORIGIN, DNSKEY)} == {7200}

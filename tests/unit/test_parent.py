@@ -24,7 +24,8 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from signwire.keys.parent import (
+from signwire.keys.plan import DsGone, DsSeen
+from signwire.parent.agents import (
     Answer,
     QueryError,
     agent_label,
@@ -34,8 +35,7 @@ from signwire.keys.parent import (
     observe,
     read_answer,
 )
-from signwire.keys.plan import DsGone, DsSeen
-from signwire.keys.submit import (
+from signwire.parent.submit import (
     DsSubmitError,
     command_argv,
     ds_rrset_text,

@@ -22,8 +22,8 @@ import dns.rrset
 import dns.tsig
 import pytest
 
-from signwire.keys.parent import Answer, QueryError
-from signwire.keys.parent_query import TsigSetupError, ask_agents, tsig_key
+from signwire.parent.agents import Answer, QueryError
+from signwire.parent.query import TsigSetupError, ask_agents, tsig_key
 from signwire.policy.model import ParentalAgent, TsigKey
 
 SECRET_B64 = "c2lnbndpcmUtdGVzdC1zZWNyZXQtMzItb2N0ZXRzISE="
@@ -56,9 +56,7 @@ class Responder:
             query = dns.message.from_wire(wire, keyring=ring)
             reply = dns.message.make_response(query)
             reply.flags |= dns.flags.AA
-            reply.answer.append(
-                dns.rrset.from_text(query.question[0].name, 3600, "IN", "DS", DS)
-            )
+            reply.answer.append(dns.rrset.from_text(query.question[0].name, 3600, "IN", "DS", DS))
             if self.mode == "unsigned":
                 reply.keyring = None
                 reply.tsig = None

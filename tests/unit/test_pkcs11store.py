@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms as A
-from signwire.keys.model import KeyRole, SignerSpec
-from signwire.keys.pkcs11store import (
+from signwire.keystore import crypto as A_crypto
+from signwire.keystore.model import SignerSpec
+from signwire.keystore.pkcs11_store import (
     Pkcs11KeyStore,
     Pkcs11Locator,
     ec_public_field,
@@ -27,6 +27,8 @@ from signwire.keys.pkcs11store import (
     pin_from,
     rsa_public_field,
 )
+from signwire.policy import algorithms as A
+from signwire.policy.model import KeyRole
 from signwire.zones import names
 
 pytestmark = pytest.mark.requires(
@@ -51,7 +53,7 @@ def test_pin_file_readable_by_others_is_warned_about(
     path = tmp_path / "pin"
     path.write_text("1234\n")
     path.chmod(0o644)
-    with caplog.at_level(logging.WARNING, logger="signwire.keys.pkcs11_token"):
+    with caplog.at_level(logging.WARNING, logger="signwire.keystore.pkcs11_token"):
         assert pin_from(str(path), None) == "1234"
     assert "readable by others (mode 0644)" in caplog.text
     assert "1234" not in caplog.text
@@ -169,7 +171,7 @@ def test_ec_point_to_dnskey(algorithm: int, curve: ec.EllipticCurve) -> None:
     point = key.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
-    expected = A.public_key_field(algorithm, key)
+    expected = A_crypto.public_key_field(algorithm, key)
     der = bytes((0x04, len(point))) + point
     assert ec_public_field(algorithm, der) == expected
     assert ec_public_field(algorithm, point) == expected  # modules that return it raw
@@ -206,7 +208,7 @@ def test_rsa_public_field_matches_rfc3110(exponent: int) -> None:
     numbers = key.public_key().public_numbers()
     e = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
     n = numbers.n.to_bytes(128, "big")
-    assert rsa_public_field(b"\x00" + e, n) == A.public_key_field(A.RSASHA256, key)
+    assert rsa_public_field(b"\x00" + e, n) == A_crypto.public_key_field(A.RSASHA256, key)
 
 
 def test_deterministic_ecdsa_is_refused() -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from signwire.keys.model import KeyRole
 from signwire.policy.model import (
     DenialKind,
     KeyLayout,
+    KeyRole,
     KskRollover,
     ParentalAgent,
     PolicyError,
@@ -169,8 +169,11 @@ def test_unknown_key_gets_a_suggestion() -> None:
         ({"algorithm": "ECDSAP256SHA256", "key-size": 384}, "key-size", "always 256 bits"),
         ({"nsec3-iterations": 150}, "nsec3-iterations", "RFC 9276"),
         ({"nsec3-salt": "xyz"}, "nsec3-salt", "not hex"),
-        ({"nsec3-salt": "AA", "nsec3-salt-length": 4, "nsec3-resalt": "1d"},
-         "nsec3-salt, nsec3-salt-length", "not both"),
+        (
+            {"nsec3-salt": "AA", "nsec3-salt-length": 4, "nsec3-resalt": "1d"},
+            "nsec3-salt, nsec3-salt-length",
+            "not both",
+        ),
         ({"nsec3-salt-length": 4}, "nsec3-resalt", "needs nsec3-resalt"),
         ({"nsec3-resalt": "10d"}, "nsec3-resalt", "nsec3-salt-length > 0"),
         ({"cds-digest-types": ["SHA-1"]}, "cds-digest-types", "RFC 8624"),
@@ -284,13 +287,21 @@ def test_a_policy_directory_holds_one_policy_per_file(tmp_path):
 def test_the_builtin_insecure_policy_has_no_keys() -> None:
     p = load_policy("insecure")
     assert (p.name, p.layout, p.keys, p.algorithm, p.insecure) == (
-        "insecure", KeyLayout.NONE, (), None, True
+        "insecure",
+        KeyLayout.NONE,
+        (),
+        None,
+        True,
     )
     # Everything else is the default's: the zone stays signed (and its signatures fresh)
     # under it until the DS is gone.
     d = default_policy()
-    assert (p.timing, p.signatures, p.denial, p.parent) == (d.timing, d.signatures, d.denial,
-                                                           d.parent)
+    assert (p.timing, p.signatures, p.denial, p.parent) == (
+        d.timing,
+        d.signatures,
+        d.denial,
+        d.parent,
+    )
     assert not d.insecure and p.source == "<built-in>"
 
 
@@ -353,8 +364,9 @@ def test_a_tsig_secret_never_shows() -> None:
     )
     assert SECRET not in repr(p) and "secret=" not in repr(p.parent.parental_agents[0])
     for bad in ("not base64 at all!", "c2hvcnQ="):  # junk, and a 5-octet secret
-        err = refused({"parental-agents": [{"address": "192.0.2.2",
-                                             "tsig": {"name": "k", "secret": bad}}]})
+        err = refused(
+            {"parental-agents": [{"address": "192.0.2.2", "tsig": {"name": "k", "secret": bad}}]}
+        )
         assert bad not in str(err)
         assert err.key == "parental-agents"
 
@@ -369,20 +381,41 @@ def test_a_tsig_secret_never_shows() -> None:
         ({"address": "192.0.2.1", "tsig": "k"}, "tsig must be a table"),
         ({"address": "192.0.2.1", "tsig": {"secret": SECRET}}, "tsig needs the key's name"),
         ({"address": "192.0.2.1", "tsig": {"name": "k"}}, "exactly one of secret"),
-        ({"address": "192.0.2.1", "tsig": {"name": "k", "secret": SECRET, "secret-file": "f"}},
-         "exactly one of secret"),
-        ({"address": "192.0.2.1", "tsig": {"name": "k", "algorithm": "hmac-md5",
-                                          "secret": SECRET}}, "RFC 8945"),
-        ({"address": "192.0.2.1", "tsig": {"name": "k", "algorithm": "hmac-sha1",
-                                          "secret": SECRET}}, "must not be used any more"),
-        ({"address": "192.0.2.1", "tsig": {"name": "k", "algorithm": "gss-tsig",
-                                          "secret": SECRET}}, "must be one of hmac-sha256"),
-        ({"address": "192.0.2.1", "tsig": {"name": "k", "secret": "c2hvcnQ="}},
-         "is 5 octets; use at least 16"),
+        (
+            {"address": "192.0.2.1", "tsig": {"name": "k", "secret": SECRET, "secret-file": "f"}},
+            "exactly one of secret",
+        ),
+        (
+            {
+                "address": "192.0.2.1",
+                "tsig": {"name": "k", "algorithm": "hmac-md5", "secret": SECRET},
+            },
+            "RFC 8945",
+        ),
+        (
+            {
+                "address": "192.0.2.1",
+                "tsig": {"name": "k", "algorithm": "hmac-sha1", "secret": SECRET},
+            },
+            "must not be used any more",
+        ),
+        (
+            {
+                "address": "192.0.2.1",
+                "tsig": {"name": "k", "algorithm": "gss-tsig", "secret": SECRET},
+            },
+            "must be one of hmac-sha256",
+        ),
+        (
+            {"address": "192.0.2.1", "tsig": {"name": "k", "secret": "c2hvcnQ="}},
+            "is 5 octets; use at least 16",
+        ),
         ({"address": "192.0.2.1", "tsig": {"name": "k", "secret": "%%%"}}, "not valid base64"),
         ({"address": "192.0.2.1", "tsig": {"name": "a..b", "secret": SECRET}}, "empty label"),
-        ({"address": "192.0.2.1", "tsig": {"name": "k", "secret": SECRET, "fudge": 5}},
-         "unknown field(s) 'fudge'"),
+        (
+            {"address": "192.0.2.1", "tsig": {"name": "k", "secret": SECRET, "fudge": 5}},
+            "unknown field(s) 'fudge'",
+        ),
     ],
 )
 def test_agent_tables_refused(agent: dict[str, Any], words: str) -> None:

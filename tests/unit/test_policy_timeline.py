@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from signwire.keys.model import KeyRole
 from signwire.keys.simulate import format_timeline, simulate
 from signwire.policy import intervals
+from signwire.policy.model import KeyRole
 from signwire.policy.parse import default_policy, parse_policy
 
 DAY = 86400
@@ -110,8 +110,9 @@ def test_cli_check(signwire, tmp_path: Path) -> None:  # type: ignore[no-untyped
 
 def test_cli_usage_errors(signwire, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     assert signwire("policy", "simulate", "default", "--days", "0").code == 2
-    missing = signwire("policy", "simulate", "default", "--days", "3",
-                       "--policy-file", tmp_path / "none.toml")
+    missing = signwire(
+        "policy", "simulate", "default", "--days", "3", "--policy-file", tmp_path / "none.toml"
+    )
     assert missing.code == 2 and "no such file" in missing.err
     unknown = signwire("policy", "simulate", "nosuch", "--days", "3")
     assert unknown.code == 1 and "no such policy" in unknown.err

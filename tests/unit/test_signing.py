@@ -19,9 +19,11 @@ import dns.zone
 import pytest
 
 from signwire.errors import ZoneDataError
-from signwire.keys import algorithms
-from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keystore import crypto
+from signwire.keystore.model import ZoneKey
 from signwire.loading.zonefile import read_zonefile
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.signing import full
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.nsec3 import nsec3_hash
@@ -62,8 +64,8 @@ ZONE = textwrap.dedent(
 def _key(
     origin: bytes, role: KeyRole, algorithm: int = algorithms.ED25519
 ) -> tuple[ZoneKey, object]:
-    private = algorithms.generate(algorithm)
-    public = algorithms.public_key_field(algorithm, private)
+    private = crypto.generate(algorithm)
+    public = crypto.public_key_field(algorithm, private)
     flags = 256 if role is KeyRole.ZSK else 257
     rdata = flags.to_bytes(2, "big") + bytes((3, algorithm)) + public
     key = ZoneKey(
@@ -73,7 +75,7 @@ def _key(
         public,
         algorithms.key_tag(rdata),
         role,
-        algorithms.signer_spec(algorithm, private),
+        crypto.signer_spec(algorithm, private),
         "test",
     )
     return key, private
@@ -110,7 +112,7 @@ def test_every_rrsig_is_exactly_dnspythons(signed):
         for sigset in [rds for rds in node.rdatasets if rds.rdtype == dns.rdatatype.RRSIG]:
             for sig in sigset:
                 covered = node.get_rdataset(dns.rdataclass.IN, sig.type_covered)
-                key = algorithms.private_key_from_spec(by_tag[sig.key_tag].signer)
+                key = crypto.private_key_from_spec(by_tag[sig.key_tag].signer)
                 expected = dns.dnssec.sign(
                     (name, covered),
                     key,

@@ -17,9 +17,11 @@ import pytest
 from conftest import CliRunner
 from interop.verifiers import all_verifiers, in_ci, missing_programs, rejections, unavailable
 from signwire.errors import ZoneDataError
-from signwire.keys import algorithms
-from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keystore import crypto
+from signwire.keystore.model import ZoneKey
 from signwire.loading.zonefile import read_zonefile
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.signing import full
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import Nsec3Params, SigningOptions
@@ -227,13 +229,13 @@ def _origin_of_octets(octets: int) -> str:
 
 def _key(origin: bytes, role: KeyRole) -> ZoneKey:
     alg = algorithms.ED25519
-    private = algorithms.generate(alg)
-    public = algorithms.public_key_field(alg, private)
+    private = crypto.generate(alg)
+    public = crypto.public_key_field(alg, private)
     flags = 256 if role is KeyRole.ZSK else 257
     rdata = flags.to_bytes(2, "big") + bytes((3, alg)) + public
     return ZoneKey(
         origin, alg, flags, public, algorithms.key_tag(rdata), role,
-        algorithms.signer_spec(alg, private), "test",
+        crypto.signer_spec(alg, private), "test",
     )  # fmt: skip
 
 

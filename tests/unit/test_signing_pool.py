@@ -7,9 +7,11 @@ import io
 import pytest
 
 from signwire.errors import SigningError
-from signwire.keys import algorithms
-from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keystore import crypto
+from signwire.keystore.model import ZoneKey
 from signwire.loading.zonefile import read_zonefile
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.runtime import signing_pool
 from signwire.signing import full
 from signwire.signing.keyset import SigningKeys
@@ -21,8 +23,8 @@ ORIGIN = names.from_text("pool.test.", None)
 
 
 def _key(role: KeyRole) -> ZoneKey:
-    private = algorithms.generate(algorithms.ED25519)
-    public = algorithms.public_key_field(algorithms.ED25519, private)
+    private = crypto.generate(algorithms.ED25519)
+    public = crypto.public_key_field(algorithms.ED25519, private)
     flags = 256 if role is KeyRole.ZSK else 257
     rdata = flags.to_bytes(2, "big") + bytes((3, algorithms.ED25519)) + public
     return ZoneKey(
@@ -32,7 +34,7 @@ def _key(role: KeyRole) -> ZoneKey:
         public,
         algorithms.key_tag(rdata),
         role,
-        algorithms.signer_spec(15, private),
+        crypto.signer_spec(15, private),
         "test",
     )
 

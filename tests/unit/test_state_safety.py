@@ -24,9 +24,9 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from signwire.keys.filestore import FileKeyStore
-from signwire.keys.model import KeyRole
-from signwire.keys.submit import run_command
+from signwire.keystore.file_store import FileKeyStore
+from signwire.parent.submit import run_command
+from signwire.policy.model import KeyRole
 from signwire.storage import files
 from signwire.storage.lock import StateLock
 from signwire.storage.state import StateStore
@@ -231,8 +231,13 @@ def test_ctrl_c_during_signing_says_nothing_was_published(d, signwire, monkeypat
 
 
 def test_sigterm_mid_signing_leaves_no_temp_file(tmp_path, run_cli_subprocess):
-    lines = ["$ORIGIN example.test.", "$TTL 3600", "@ SOA ns1 h 1 3600 900 604800 1800",
-             "@ NS ns1", "ns1 A 192.0.2.1"]
+    lines = [
+        "$ORIGIN example.test.",
+        "$TTL 3600",
+        "@ SOA ns1 h 1 3600 900 604800 1800",
+        "@ NS ns1",
+        "ns1 A 192.0.2.1",
+    ]
     lines += [f"h{i} A 192.0.2.{i % 250 + 1}" for i in range(20_000)]
     (tmp_path / "z.zone").write_text("\n".join(lines) + "\n")
     keys = tmp_path / "keys"
@@ -340,7 +345,7 @@ def test_an_unreadable_key_folder_is_named_as_such(d, signwire, monkeypatch):
     code, _, err = signwire(*sign_args(d))
     assert code == 0, err
     # Tests run as root, for whom no folder is unreadable: make the listing fail instead.
-    monkeypatch.setattr("signwire.keys.filestore.is_readable_directory", lambda p: False)
+    monkeypatch.setattr("signwire.keystore.file_store.is_readable_directory", lambda p: False)
     code, _, err = signwire(*sign_args(d, NOW + 60))
     assert code == 3 and "cannot be read" in err and "restore it from a backup" not in err
 

@@ -17,11 +17,12 @@ from typing import Any
 from signwire.cli.now_option import add_now_option
 from signwire.durations import format_instant
 from signwire.errors import SignwireError
-from signwire.keys import algorithms, enforcer
+from signwire.keys import enforcer
 from signwire.keys.keystate import RECORD_TYPES, KeyState
-from signwire.keys.model import KeyRole
 from signwire.keys.plan import insecure_status
-from signwire.keys.store import open_store
+from signwire.keystore.store import open_store
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.policy.parse import load_policy
 from signwire.signing.apex import ds_rdata
 from signwire.storage.lock import DEFAULT_WAIT, StateLock, StateLockedError
@@ -119,8 +120,11 @@ def _tell_daemon(args: argparse.Namespace, socket_path: Path) -> int:
     """The daemon holds the state: hand it the report, which its next key step applies."""
     from signwire.control.socket import ControlError, request
 
-    message: dict[str, object] = {"command": "key-report", "zone": _zone(args.zone),
-                                  "kind": args.action}
+    message: dict[str, object] = {
+        "command": "key-report",
+        "zone": _zone(args.zone),
+        "kind": args.action,
+    }
     if args.action == "roll":
         message["role"] = args.role
     else:
@@ -173,8 +177,8 @@ def _print_ds(state: StateStore, zone: str) -> None:
 
 
 def _check_ds(args: argparse.Namespace, state: StateStore, zone: str, now: int) -> int:
-    from signwire.keys.parent import expected_ds
-    from signwire.keys.parent_query import check_parent
+    from signwire.parent.agents import expected_ds
+    from signwire.parent.query import check_parent
 
     row = state.zone(zone)
     assert row is not None and row.policy is not None
@@ -188,8 +192,7 @@ def _check_ds(args: argparse.Namespace, state: StateStore, zone: str, now: int) 
     keys = [k for k in state.key_states(zone) if k.ds.state.value != "hidden" and k.tag]
     dnskey_of = _dnskeys(state, zone)
     expected = {
-        k.key_id: expected_ds(origin, dnskey_of(k), policy.parent.digest_types)
-        for k in keys
+        k.key_id: expected_ds(origin, dnskey_of(k), policy.parent.digest_types) for k in keys
     }
     seen = check_parent(origin, expected, agents, parent_ds_ttl=policy.timing.parent_ds_ttl)
     tags = {k.key_id: k.tag for k in keys}

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from signwire.durations import format_duration
-from signwire.keys import algorithms
 from signwire.keys.simulate import format_timeline, simulate
-from signwire.policy import intervals
+from signwire.policy import algorithms, intervals
 from signwire.policy.model import Policy, PolicyError
 from signwire.policy.parse import builtin_policies, load_policies, load_policy
 

@@ -20,12 +20,13 @@ from typing import Any
 
 from signwire.durations import format_duration, parse_duration
 from signwire.errors import KeyStoreError, SigningError, SignwireError, ZoneDataError
-from signwire.keys import algorithms, manager
-from signwire.keys.model import KeyRole, ZoneKey
-from signwire.keys.store import StoreConfig, open_store
-from signwire.keys.submit import DsSubmitError
+from signwire.keystore.model import ZoneKey
+from signwire.keystore.store import open_store
 from signwire.loading.zonefile import read_zonefile
-from signwire.policy.model import Policy, PolicyError
+from signwire.parent.submit import DsSubmitError
+from signwire.pipeline import key_step as key_steps
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole, Policy, PolicyError
 from signwire.policy.parse import load_policy
 from signwire.runtime import signals
 from signwire.runtime.signing_pool import write_plan
@@ -47,7 +48,7 @@ from signwire.storage.files import (
 )
 from signwire.storage.lock import DEFAULT_WAIT, StateLock, StateLockedError
 from signwire.storage.recovery import finish_publications
-from signwire.storage.state import Publication, StateError, StateStore
+from signwire.storage.state import Publication, StateError, StateStore, StoreConfig
 from signwire.zones import names, rdata
 from signwire.zones.rrtypes import DS
 from signwire.zones.serial import SerialRule
@@ -423,8 +424,8 @@ def _setup(args: argparse.Namespace) -> _Setup:
 
 def _check_insecure_switch(args: argparse.Namespace, policy: Policy, state: StateStore) -> None:
     """Refuse a switch to a keyless policy that would wait less for the DS than the zone's
-    own policy said the parent needs (see manager.insecure_switch_problem)."""
-    zone = manager.zone_name(
+    own policy said the parent needs (see key_steps.insecure_switch_problem)."""
+    zone = key_steps.zone_name(
         names.from_text(args.origin if args.origin.endswith(".") else args.origin + ".", None)
     )
     row = state.zone(zone)
@@ -435,7 +436,7 @@ def _check_insecure_switch(args: argparse.Namespace, policy: Policy, state: Stat
     except PolicyError as e:
         _say(args, f"signwire sign: warning: cannot compare with the zone's policy: {e}")
         return
-    problem = manager.insecure_switch_problem(previous, policy, state.key_states(zone))
+    problem = key_steps.insecure_switch_problem(previous, policy, state.key_states(zone))
     if problem is not None:
         raise _Usage(problem)
 
@@ -488,9 +489,7 @@ def _unreadable(path: str) -> str | None:
         return f"cannot be read: {e.strerror or e}"
 
 
-def _sign(
-    args: argparse.Namespace, now: int, origin: bytes, setup: _Setup, started: float
-) -> int:
+def _sign(args: argparse.Namespace, now: int, origin: bytes, setup: _Setup, started: float) -> int:
     problem = _unreadable(args.zonefile)
     if problem is not None:
         print(f"signwire sign: error: {args.zonefile}: {problem}", file=sys.stderr)
@@ -527,7 +526,7 @@ def _sign(
     if len(snapshot.warnings) > SHOW_WARNINGS:
         _say(args, f"signwire sign: warning: … and {len(snapshot.warnings) - SHOW_WARNINGS} more")
 
-    key_step: manager.KeyStep | None = None
+    key_step: key_steps.KeyStep | None = None
     output = args.output or args.zonefile + ".signed"
     pending: PendingFile | None = None
     saved = False  # the state holds this run's result (and the file is, or will be, in place)
@@ -631,17 +630,17 @@ def _sign(
 
 def _key_step(
     args: argparse.Namespace, origin: bytes, setup: _Setup, now: int, output: str
-) -> manager.KeyStep:
+) -> key_steps.KeyStep:
     """The enforcer's step for the zone, after making sure the state and the key store agree
     (and that a zone the state does not know is really new)."""
     assert setup.policy is not None and setup.state is not None
     state = setup.state
-    zone = manager.zone_name(origin)
+    zone = key_steps.zone_name(origin)
     # The token given now, else the store the zone was set up with (state default).
     config = setup.store or state.key_store(zone)
     store = open_store(config)
     if state.zone(zone) is None:
-        evidence = manager.signed_before(setup.policy, origin, store, output)
+        evidence = key_steps.signed_before(setup.policy, origin, store, output)
         if evidence and not args.start_afresh:
             raise StateError(
                 f"{zone} is not in the state {args.state}, but it was signed before: "
@@ -655,14 +654,14 @@ def _key_step(
                 where = store.set_aside(key)
                 _say(args, f"{zone} --start-afresh: key {key.key_tag} set aside in {where}")
     else:
-        for message in manager.tidy_key_store(state, origin, store):
+        for message in key_steps.tidy_key_store(state, origin, store):
             _say(args, f"{zone} {message}")
             state.add_log(zone, now, message)
-    return manager.step(setup.policy, origin, state, now, config)
+    return key_steps.step(setup.policy, origin, state, now, config)
 
 
 def _publication(
-    key_step: manager.KeyStep, pending: PendingFile | None, serial: int, now: int
+    key_step: key_steps.KeyStep, pending: PendingFile | None, serial: int, now: int
 ) -> Publication | None:
     if pending is None:
         return None
@@ -685,7 +684,7 @@ def _signals_held() -> Iterator[None]:
 def _undo(
     args: argparse.Namespace,
     pending: PendingFile | None,
-    key_step: manager.KeyStep | None,
+    key_step: key_steps.KeyStep | None,
     saved: bool,
 ) -> None:
     """After a failure: drop the unpublished file, and the keys no saved state records.
@@ -710,7 +709,7 @@ def _report(
     started: float,
     phases: _Phases,
     signing_keys: SigningKeys,
-    key_step: manager.KeyStep | None,
+    key_step: key_steps.KeyStep | None,
 ) -> None:
     if key_step is not None:
         for message in key_step.messages:

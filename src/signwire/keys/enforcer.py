@@ -61,7 +61,6 @@ from signwire.keys.keystate import (
     U,
     applies,
 )
-from signwire.keys.model import KeyRole
 from signwire.keys.plan import (
     Action,
     ActionKind,
@@ -75,7 +74,7 @@ from signwire.keys.plan import (
     Wait,
 )
 from signwire.policy import intervals
-from signwire.policy.model import KeySpec, KskRollover, Policy
+from signwire.policy.model import KeyRole, KeySpec, KskRollover, Policy
 
 __all__ = [
     "Action",
@@ -150,11 +149,7 @@ def matches(spec: KeySpec, key: KeyState) -> bool:
 def takeover_record(policy: Policy, role: KeyRole) -> RecordType:
     """The record whose introduction makes a key the one in charge (lifetimes count from it)."""
     if role is KeyRole.KSK:
-        return (
-            RecordType.DNSKEY
-            if policy.ksk_rollover is KskRollover.DOUBLE_DS
-            else RecordType.DS
-        )
+        return RecordType.DNSKEY if policy.ksk_rollover is KskRollover.DOUBLE_DS else RecordType.DS
     return RecordType.ZRRSIG
 
 
@@ -384,9 +379,7 @@ class _Run:
             return False
         key = leaving[-1]
         self.put(dataclasses.replace(key, goal=Goal.PRESENT, retire_reason=None))
-        self.notices.append(
-            f"{key.key_id} kept: policy {self.policy.name!r} signs the zone again"
-        )
+        self.notices.append(f"{key.key_id} kept: policy {self.policy.name!r} signs the zone again")
         return True
 
     # -- 3. lifetimes

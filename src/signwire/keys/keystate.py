@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from signwire.keys.model import KeyRole
+from signwire.policy.model import KeyRole
 
 
 class RecordState(enum.StrEnum):

@@ -14,8 +14,7 @@ from signwire.durations import format_instant
 from signwire.keys import rules
 from signwire.keys.instructions import SigningInstructions, signing_view
 from signwire.keys.keystate import KeyState, RecordState, RecordType
-from signwire.keys.model import KeyRole
-from signwire.policy.model import Policy
+from signwire.policy.model import KeyRole, Policy
 
 # --- events -----------------------------------------------------------------------------------
 
@@ -142,9 +141,11 @@ def insecure_status(policy: Policy, keys: Sequence[KeyState]) -> str | None:
     leaving = [k for k in keys if k.state(ds) is not RecordState.HIDDEN]
     asked = [k for k in leaving if k.ds_gone_at is None or k.ds_gone_at < k.ds.since]
     if asked:
-        delete = " with CDS/CDNSKEY delete published" if policy.parent.cds or (
-            policy.parent.cdnskey
-        ) else ""
+        delete = (
+            " with CDS/CDNSKEY delete published"
+            if policy.parent.cds or (policy.parent.cdnskey)
+            else ""
+        )
         return (
             f"going insecure: waiting for the parent to remove DS {tags(asked)} (asked "
             f"{format_instant(min(k.ds.since for k in asked))}{delete}); once it has, run "

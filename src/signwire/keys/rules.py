@@ -38,9 +38,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from signwire.keys.keystate import H, KeyState, O, R, RecordState, RecordType, U
-from signwire.keys.model import KeyRole
 from signwire.policy import intervals
-from signwire.policy.model import KskRollover, Policy
+from signwire.policy.model import KeyRole, KskRollover, Policy
 
 D, K, Z, S = RecordType.DNSKEY, RecordType.KRRSIG, RecordType.ZRRSIG, RecordType.DS
 
@@ -121,9 +120,7 @@ def dnskey_chain(keys: Keys, algorithm: int) -> bool:
     # (2e) every DS that may be cached belongs to a key whose DNSKEY and signature are
     # everywhere, or some key has the whole chain everywhere (all DS absent: trivially true).
     complete = any(_match(j, dnskey=O, krrsig=O, ds=O) for j in ks)
-    return all(
-        _match(k, dnskey=O, krrsig=O) or complete for k in ks if k.state(S) is not H
-    )
+    return all(_match(k, dnskey=O, krrsig=O) or complete for k in ks if k.state(S) is not H)
 
 
 # --- rule 3: signatures by a key of the DNSKEY RRset ----------------------------------------------
@@ -146,8 +143,10 @@ def signatures_cover(ks: Sequence[KeyState]) -> bool:
     for p in ks:
         for s in ks:
             # (3g) signatures of both everywhere, the DNSKEYs swapped.
-            if _match(p, dnskey=U, zrrsig=O) and _match(s, dnskey=R, zrrsig=O) and _swapped(
-                p, s, (D,)
+            if (
+                _match(p, dnskey=U, zrrsig=O)
+                and _match(s, dnskey=R, zrrsig=O)
+                and _swapped(p, s, (D,))
             ):
                 return True
             # (3h) DNSKEYs of both everywhere, the signatures swapped (pre-publication).
@@ -212,9 +211,7 @@ def unsafe_reason(
     return None
 
 
-def method_reason(
-    keys: Keys, key: KeyState, kind: RecordType, method: KskRollover
-) -> str | None:
+def method_reason(keys: Keys, key: KeyState, kind: RecordType, method: KskRollover) -> str | None:
     """Why the rollover method does not yet let ``kind`` of ``key`` be introduced, or None.
 
     Only introductions (to RUMOURED) are ordered by the method; withdrawals are governed by the

@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from signwire.durations import format_instant
-from signwire.keys import algorithms
 from signwire.keys.enforcer import ActionKind, DsGone, DsSeen, Event, advance
 from signwire.keys.keystate import KeyState, RecordState, RecordType
-from signwire.keys.model import KeyRole
-from signwire.policy.model import Policy
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole, Policy
 
 DAY = 86400
 

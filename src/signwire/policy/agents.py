@@ -16,7 +16,7 @@ given; SHA-224/384/512 too; MD5 and SHA-1 are refused, RFC 8945 §6) and its sec
 inline (``secret``, base64, as ``tsig-keygen`` or ``keymgr -t`` print it) or, better, in a file
 only signwire can read (``secret-file``: the base64 secret alone, or a BIND ``key`` clause, or a
 Knot ``key:`` section; a relative path is taken from the policy file's folder). The file is
-read when an agent is asked (:mod:`signwire.keys.parent_query`), so checking a policy needs no
+read when an agent is asked (:mod:`signwire.parent.query`), so checking a policy needs no
 access to it. No message here ever repeats a secret, not even a malformed one.
 
 Pure: the only input is the TOML value; problems go to the caller's ``fail(key, why)``.
@@ -92,21 +92,22 @@ def parse_address(text: str, port: int = 53) -> ParentalAgent | None:
     return ParentalAgent(str(address), port)
 
 
-def _agent_table(
-    table: Mapping[str, Any], n: int, fail: Fail, source: str
-) -> ParentalAgent | None:
+def _agent_table(table: Mapping[str, Any], n: int, fail: Fail, source: str) -> ParentalAgent | None:
     where = f"agent {n}"
     unknown = sorted(set(table) - _AGENT_FIELDS)
     if unknown:
-        fail(KEY, f"{where}: unknown field(s) {', '.join(map(repr, unknown))} "
-                  f"(known: address, port, tsig)")
+        fail(
+            KEY,
+            f"{where}: unknown field(s) {', '.join(map(repr, unknown))} "
+            f"(known: address, port, tsig)",
+        )
         return None
     address, port = table.get("address"), table.get("port", 53)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         fail(KEY, f"{where}: port must be a number from 1 to 65535, not {port!r}")
         return None
     if not isinstance(address, str):
-        fail(KEY, f"{where}: needs address = \"192.0.2.53\" (an IP address)")
+        fail(KEY, f'{where}: needs address = "192.0.2.53" (an IP address)')
         return None
     try:
         ip = ipaddress.ip_address(address.strip())
@@ -129,12 +130,15 @@ def _tsig(table: Mapping[str, Any], where: str, fail: Fail, source: str) -> Tsig
     say = problems_before.fail
     unknown = sorted(set(table) - _TSIG_FIELDS)
     if unknown:
-        say(KEY, f"{where}: tsig: unknown field(s) {', '.join(map(repr, unknown))} "
-                 f"(known: name, algorithm, secret, secret-file)")
+        say(
+            KEY,
+            f"{where}: tsig: unknown field(s) {', '.join(map(repr, unknown))} "
+            f"(known: name, algorithm, secret, secret-file)",
+        )
     name_text = table.get("name")
     name = None
     if not isinstance(name_text, str) or not name_text.strip():
-        say(KEY, f"{where}: tsig needs the key's name (name = \"parent-key.\")")
+        say(KEY, f'{where}: tsig needs the key\'s name (name = "parent-key.")')
     else:
         try:
             wire = names.from_text(name_text if name_text.endswith(".") else name_text + ".", None)
@@ -146,13 +150,19 @@ def _tsig(table: Mapping[str, Any], where: str, fail: Fail, source: str) -> Tsig
         *TSIG_ALGORITHMS,
         *REFUSED_TSIG_ALGORITHMS,
     ):
-        say(KEY, f"{where}: tsig algorithm must be one of {', '.join(TSIG_ALGORITHMS)}, "
-                 f"not {algorithm!r}")
+        say(
+            KEY,
+            f"{where}: tsig algorithm must be one of {', '.join(TSIG_ALGORITHMS)}, "
+            f"not {algorithm!r}",
+        )
         algorithm = "hmac-sha256"
     algorithm = algorithm.strip().lower().rstrip(".")
     if algorithm in REFUSED_TSIG_ALGORITHMS:
-        say(KEY, f"{where}: tsig algorithm {algorithm} must not be used any more "
-                 f"(RFC 8945 §6); use hmac-sha256")
+        say(
+            KEY,
+            f"{where}: tsig algorithm {algorithm} must not be used any more "
+            f"(RFC 8945 §6); use hmac-sha256",
+        )
     secret, secret_file = table.get("secret"), table.get("secret-file")
     if (secret is None) == (secret_file is None):
         say(KEY, f"{where}: tsig needs exactly one of secret (base64) and secret-file")

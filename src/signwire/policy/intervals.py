@@ -10,8 +10,7 @@ policy checks (is a lifetime long enough for a rollover) use these numbers, so t
 
 from __future__ import annotations
 
-from signwire.keys.model import KeyRole
-from signwire.policy.model import KskRollover, Policy
+from signwire.policy.model import KeyRole, KskRollover, Policy
 
 
 def dnskey_publish(policy: Policy) -> int:

@@ -23,8 +23,21 @@ import enum
 from dataclasses import dataclass, field
 
 from signwire.errors import SignwireError
-from signwire.keys.model import KeyRole
 from signwire.zones.serial import SerialRule
+
+
+class KeyRole(enum.StrEnum):
+    KSK = "ksk"  # signs the DNSKEY RRset (and CDS/CDNSKEY); its DS goes to the parent
+    ZSK = "zsk"  # signs everything else
+    CSK = "csk"  # does both
+
+    @property
+    def signs_keys(self) -> bool:
+        return self is not KeyRole.ZSK
+
+    @property
+    def signs_zone(self) -> bool:
+        return self is not KeyRole.KSK
 
 
 class PolicyError(SignwireError):

@@ -23,9 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from signwire.durations import format_duration, parse_duration
-from signwire.keys import algorithms
-from signwire.keys.model import KeyRole
-from signwire.policy import intervals
+from signwire.policy import algorithms, intervals
 from signwire.policy.agents import parse_agents
 from signwire.policy.default import (
     DEFAULT_POLICY_NAME,
@@ -36,6 +34,7 @@ from signwire.policy.model import (
     Denial,
     DenialKind,
     KeyLayout,
+    KeyRole,
     KeySpec,
     KskRollover,
     ParentSync,

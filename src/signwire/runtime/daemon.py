@@ -47,12 +47,12 @@ import dns.tsig
 from signwire.config.model import Config, ZoneConfig
 from signwire.config.parse import load_config
 from signwire.errors import SignwireError, ZoneDataError
-from signwire.keys import manager
-from signwire.keys.store import open_store
+from signwire.keystore.store import open_store
 from signwire.loading import refresh
 from signwire.loading.notify_in import NotifyError, notify_answer, read_notify
 from signwire.loading.xfr_in import Diffs, FullZone, TransferError, UpToDate
 from signwire.loading.zonefile import read_zonefile
+from signwire.pipeline import key_step as key_steps
 from signwire.pipeline import zone as pz
 from signwire.policy.model import Policy
 from signwire.policy.parse import load_policy
@@ -90,16 +90,17 @@ def zone_text(version: ZoneVersion) -> str:
     """A version as zone-file text (for the verifier and the optional output file)."""
     lines = []
     for owner, rdtype, ttl, rd in version.records():
-        lines.append(f"{names.to_text(owner)} {ttl} IN {rdata.type_to_text(rdtype)} "
-                     f"{rdata.to_text(rdtype, rd)}\n")
+        lines.append(
+            f"{names.to_text(owner)} {ttl} IN {rdata.type_to_text(rdtype)} "
+            f"{rdata.to_text(rdtype, rd)}\n"
+        )
     return "".join(lines)
 
 
 def verify_version(version: ZoneVersion, now: int) -> str | None:
     """Why the signed version must not be served, or None. The one place the daemon calls
     the independent verifier (a verifier of what a diff changed can replace it here)."""
-    report = verify_text(zone_text(version), names.to_text(version.origin), now=now,
-                         workers=1)
+    report = verify_text(zone_text(version), names.to_text(version.origin), now=now, workers=1)
     if report.ok:
         return None
     errors = report.errors
@@ -142,11 +143,14 @@ def verify_change(version: ZoneVersion, change: Diff, now: int) -> str | None:
         rrset = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RdataType(rdtype))
         for ttl, rd in rrs:
             rrset.add(dns.rdata.from_wire(dns.rdataclass.IN, rrset.rdtype, rd, 0, len(rd)), ttl)
-        sigset = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RRSIG,
-                                 dns.rdatatype.RdataType(rdtype))
+        sigset = dns.rrset.RRset(
+            name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.RdataType(rdtype)
+        )
         for rd in sigs:
-            sigset.add(dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RRSIG, rd, 0,
-                                           len(rd)), rrs[0][0])
+            sigset.add(
+                dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RRSIG, rd, 0, len(rd)),
+                rrs[0][0],
+            )
         try:
             dns.dnssec.validate(rrset, sigset, {origin: keyset}, now=now)
         except dns.exception.ValidationFailure as e:
@@ -166,11 +170,20 @@ def _below_cut(version: ZoneVersion, owner: bytes) -> bool:
 
 def keys_fingerprint(keys: SigningKeys) -> list[Any]:
     def ids(group: tuple[Any, ...]) -> list[list[Any]]:
-        return [[k.algorithm, k.key_tag, k.flags, hashlib.sha256(k.public_key).hexdigest()]
-                for k in group]
+        return [
+            [k.algorithm, k.key_tag, k.flags, hashlib.sha256(k.public_key).hexdigest()]
+            for k in group
+        ]
 
-    return [ids(keys.published), ids(keys.key_signers), ids(keys.zone_signers), ids(keys.cds),
-            ids(keys.cdnskey), list(keys.cds_digests), keys.cds_delete]
+    return [
+        ids(keys.published),
+        ids(keys.key_signers),
+        ids(keys.zone_signers),
+        ids(keys.cds),
+        ids(keys.cdnskey),
+        list(keys.cds_digests),
+        keys.cds_delete,
+    ]
 
 
 def rebuild_schedule(version: ZoneVersion, refresh_period: int) -> Schedule:
@@ -191,7 +204,7 @@ def soa_timers(version: ZoneVersion) -> refresh.SoaTimers:
 class Candidate:
     signed: Signed
     diff: Diff | None
-    key_step: manager.KeyStep
+    key_step: key_steps.KeyStep
     full: bool  # signed in full: verified in full
 
 
@@ -272,22 +285,38 @@ class Daemon:
             primary_key = self.keyring.get(key_name) if key_name else None
             lax = any(cfg.remotes[p].notify_unsigned for p in zc.primaries)
             refresh_config = refresh.RefreshConfig(
-                zc.name, tuple(refresh.Primary(e.address, e.port) for e in endpoints),
-                tsig_key=None if lax else key_name, expire_stops_serving=zc.expire_stops_serving,
-                min_refresh=zc.min_refresh, min_retry=zc.min_retry, min_expire=zc.min_expire,
+                zc.name,
+                tuple(refresh.Primary(e.address, e.port) for e in endpoints),
+                tsig_key=None if lax else key_name,
+                expire_stops_serving=zc.expire_stops_serving,
+                min_refresh=zc.min_refresh,
+                min_retry=zc.min_retry,
+                min_expire=zc.min_expire,
                 initial_retry=min(60, zc.min_retry * 6),
             )
-        settings = pz.ZoneSettings(zc.name, refresh_config,
-                                   source_text=str(zc.file) if zc.file else "")
-        zr = ZoneRuntime(zc, origin, settings, policy, options,
-                         pz.initial_state(settings, now), primary_key=primary_key)
+        settings = pz.ZoneSettings(
+            zc.name, refresh_config, source_text=str(zc.file) if zc.file else ""
+        )
+        zr = ZoneRuntime(
+            zc,
+            origin,
+            settings,
+            policy,
+            options,
+            pz.initial_state(settings, now),
+            primary_key=primary_key,
+        )
         if zc.notify:
-            secondaries = [Secondary(ep.address, ep.port)
-                           for r in zc.notify for ep in cfg.remotes[r].addresses]
+            secondaries = [
+                Secondary(ep.address, ep.port) for r in zc.notify for ep in cfg.remotes[r].addresses
+            ]
             key_name = cfg.remotes[zc.notify[0]].key
             zr.notify_out = NotifyOut(
-                origin, secondaries, ids=lambda: secrets.randbelow(65536),
-                key=self.keyring.get(key_name) if key_name else None)
+                origin,
+                secondaries,
+                ids=lambda: secrets.randbelow(65536),
+                key=self.keyring.get(key_name) if key_name else None,
+            )
         return zr
 
     def _restore(self, zr: ZoneRuntime) -> bool:
@@ -295,7 +324,8 @@ class Daemon:
         saved_refresh = versions.load_refresh(state_dir, zr.config.name)
         if saved_refresh is not None and zr.settings.refresh is not None:
             zr.state = dataclasses.replace(
-                zr.state, refresh=refresh.RefreshState.from_dict(saved_refresh))
+                zr.state, refresh=refresh.RefreshState.from_dict(saved_refresh)
+            )
         try:
             saved = versions.load(state_dir, zr.config.name, zr.origin)
         except versions.VersionFileError as e:
@@ -305,13 +335,22 @@ class Daemon:
         if rs is not None and (saved is None or rs.serial != saved.unsigned.serial):
             # No copy of what the refresh state says we hold (killed before it was saved):
             # fetch the whole zone again. The expiry clock stays.
-            zr.state = dataclasses.replace(zr.state, refresh=dataclasses.replace(
-                rs, serial=None if saved is None else saved.unsigned.serial))
+            zr.state = dataclasses.replace(
+                zr.state,
+                refresh=dataclasses.replace(
+                    rs, serial=None if saved is None else saved.unsigned.serial
+                ),
+            )
         if saved is None:
             return False
         refresh_period = zr.policy.signatures.refresh
-        zr.signed = Signed(saved.signed, saved.unsigned, _NO_KEYS, zr.options,
-                           rebuild_schedule(saved.signed, refresh_period))
+        zr.signed = Signed(
+            saved.signed,
+            saved.unsigned,
+            _NO_KEYS,
+            zr.options,
+            rebuild_schedule(saved.signed, refresh_period),
+        )
         zr.served = saved.signed
         zr.input = saved.unsigned
         for step in saved.journal:
@@ -324,11 +363,17 @@ class Daemon:
         zr.restored_keys = saved.meta.get("keys")
         zr.restored_options = saved.meta.get("options")
         zr.state = dataclasses.replace(
-            zr.state, signed_serial=saved.signed.serial, input_serial=saved.unsigned.serial,
-            input_from=str(saved.meta.get("input_from", "")))
+            zr.state,
+            signed_serial=saved.signed.serial,
+            input_serial=saved.unsigned.serial,
+            input_from=str(saved.meta.get("input_from", "")),
+        )
         self._serve(zr)
-        log.info("%s: restored signed serial %d from the state; serving it", zr.config.name,
-                 saved.signed.serial)
+        log.info(
+            "%s: restored signed serial %d from the state; serving it",
+            zr.config.name,
+            saved.signed.serial,
+        )
         return True
 
     def _serve(self, zr: ZoneRuntime) -> None:
@@ -339,8 +384,9 @@ class Daemon:
         acls = [self.config.acls[a] for a in zr.config.allow_transfer]
         networks = tuple(n for a in acls for n in a.networks)
         transfer_key = next((a.key for a in acls if a.key), None)
-        self.served[key] = ServedZone(zr.served, zr.journal, networks, transfer_key,
-                                      zr.config.answer_queries)
+        self.served[key] = ServedZone(
+            zr.served, zr.journal, networks, transfer_key, zr.config.answer_queries
+        )
 
     # --- the timer schedule --------------------------------------------------------------
 
@@ -386,8 +432,11 @@ class Daemon:
         assert self.state is not None
         if not zr.policy.parent.parental_agents:
             return
-        waiting = [k for k in self.state.key_states(manager.zone_name(zr.origin))
-                   if k.ds.state.value in ("rumoured", "unretentive") and k.tag]
+        waiting = [
+            k
+            for k in self.state.key_states(key_steps.zone_name(zr.origin))
+            if k.ds.state.value in ("rumoured", "unretentive") and k.tag
+        ]
         if not waiting:
             zr.ds_check_at = None
             return
@@ -397,23 +446,30 @@ class Daemon:
         self._schedule(zr)
 
     async def _check_ds(self, zr: ZoneRuntime) -> None:
-        from signwire.keys.parent import expected_ds, observe
-        from signwire.keys.parent_query import ask_agents
+        from signwire.parent.agents import expected_ds, observe
+        from signwire.parent.query import ask_agents
 
         assert self.state is not None
-        zone = manager.zone_name(zr.origin)
+        zone = key_steps.zone_name(zr.origin)
         policy = zr.policy
         try:
-            dnskeys = {(k.algorithm, k.key_tag): k.dnskey_rdata for k in
-                       open_store(self.state.key_store(zone)).keys_for(zr.origin)}
-            keys = [k for k in self.state.key_states(zone)
-                    if k.ds.state.value != "hidden" and k.tag
-                    and (k.algorithm, k.tag) in dnskeys]
-            expected = {k.key_id: expected_ds(zr.origin, dnskeys[(k.algorithm, k.tag or 0)],
-                                              policy.parent.digest_types) for k in keys}
+            dnskeys = {
+                (k.algorithm, k.key_tag): k.dnskey_rdata
+                for k in open_store(self.state.key_store(zone)).keys_for(zr.origin)
+            }
+            keys = [
+                k
+                for k in self.state.key_states(zone)
+                if k.ds.state.value != "hidden" and k.tag and (k.algorithm, k.tag) in dnskeys
+            ]
+            expected = {
+                k.key_id: expected_ds(
+                    zr.origin, dnskeys[(k.algorithm, k.tag or 0)], policy.parent.digest_types
+                )
+                for k in keys
+            }
             answers = await ask_agents(zr.origin, policy.parent.parental_agents)
-            seen = observe(zr.origin, expected, answers,
-                           parent_ds_ttl=policy.timing.parent_ds_ttl)
+            seen = observe(zr.origin, expected, answers, parent_ds_ttl=policy.timing.parent_ds_ttl)
         except Exception as e:
             log.error("%s: DS check at the parental agents failed: %s", zone, e)
             self._plan_ds_check(zr, self.clock())
@@ -424,8 +480,10 @@ class Daemon:
         pending = {(kind, arg) for _, kind, arg, _ in self.state.pending(zone)}
         tags = {k.key_id: k.tag for k in keys}
         news = False
-        for kind, ids, what in (("ds-seen", seen.seen, "seen at"),
-                                ("ds-gone-checked", seen.gone, "gone from")):
+        for kind, ids, what in (
+            ("ds-seen", seen.seen, "seen at"),
+            ("ds-gone-checked", seen.gone, "gone from"),
+        ):
             for key_id in sorted(ids):
                 state = next(k for k in keys if k.key_id == key_id).ds.state.value
                 wanted = "rumoured" if kind == "ds-seen" else "unretentive"
@@ -503,8 +561,7 @@ class Daemon:
     async def _query_soa(self, zr: ZoneRuntime, primary: refresh.Primary) -> None:
         event: refresh.SoaAnswer | refresh.SoaFailed
         try:
-            serial, timers = await soa_query(primary, zr.origin, zr.primary_key, 5.0,
-                                             self.clock)
+            serial, timers = await soa_query(primary, zr.origin, zr.primary_key, 5.0, self.clock)
             event = refresh.SoaAnswer(primary, serial, timers)
         except QueryError as e:
             event = refresh.SoaFailed(primary, str(e))
@@ -513,35 +570,59 @@ class Daemon:
             event = refresh.SoaFailed(primary, f"internal error: {e}")
         self.dispatch(zr, pz.SoaResult(event))
 
-    async def _transfer(self, zr: ZoneRuntime, primary: refresh.Primary,
-                        from_serial: int | None) -> None:
+    async def _transfer(
+        self, zr: ZoneRuntime, primary: refresh.Primary, from_serial: int | None
+    ) -> None:
         kind = "AXFR" if from_serial is None else f"IXFR from {from_serial}"
         try:
-            result = await transfer(primary, zr.origin, from_serial, zr.primary_key, 600.0,
-                                    self.clock)
+            result = await transfer(
+                primary, zr.origin, from_serial, zr.primary_key, 600.0, self.clock
+            )
             if isinstance(result, UpToDate):
-                timers = soa_timers(zr.input) if zr.input is not None else refresh.SoaTimers(
-                    3600, 600, 604800)
-                self.dispatch(zr, pz.TransferResult(
-                    refresh.TransferDone(primary, result.serial, timers), new_input=False))
+                timers = (
+                    soa_timers(zr.input)
+                    if zr.input is not None
+                    else refresh.SoaTimers(3600, 600, 604800)
+                )
+                self.dispatch(
+                    zr,
+                    pz.TransferResult(
+                        refresh.TransferDone(primary, result.serial, timers), new_input=False
+                    ),
+                )
                 return
             base = zr.input
             version = await asyncio.to_thread(_transferred_version, zr.origin, result, base)
         except (TransferError, QueryError, ZoneDataError, DiffError) as e:
-            log.error("%s: %s from %s rejected (ours %s): %s", zr.config.name, kind, primary,
-                      zr.input.serial if zr.input else None, e)
+            log.error(
+                "%s: %s from %s rejected (ours %s): %s",
+                zr.config.name,
+                kind,
+                primary,
+                zr.input.serial if zr.input else None,
+                e,
+            )
             self.dispatch(zr, pz.TransferResult(refresh.TransferFailed(primary, str(e))))
             return
         except Exception as e:
             log.exception("%s: %s from %s failed", zr.config.name, kind, primary)
-            self.dispatch(zr, pz.TransferResult(refresh.TransferFailed(
-                primary, f"internal error: {e}")))
+            self.dispatch(
+                zr, pz.TransferResult(refresh.TransferFailed(primary, f"internal error: {e}"))
+            )
             return
         zr.input = version
-        log.info("%s: %s from %s: serial %d, %d records", zr.config.name, kind, primary,
-                 version.serial, version.record_count())
-        self.dispatch(zr, pz.TransferResult(
-            refresh.TransferDone(primary, version.serial, soa_timers(version))))
+        log.info(
+            "%s: %s from %s: serial %d, %d records",
+            zr.config.name,
+            kind,
+            primary,
+            version.serial,
+            version.record_count(),
+        )
+        self.dispatch(
+            zr,
+            pz.TransferResult(refresh.TransferDone(primary, version.serial, soa_timers(version))),
+        )
 
     async def _load_file(self, zr: ZoneRuntime) -> None:
         path = zr.config.file
@@ -567,27 +648,29 @@ class Daemon:
         assert self.state is not None
         if zr.checked_store:
             return
-        zone = manager.zone_name(zr.origin)
+        zone = key_steps.zone_name(zr.origin)
         store = open_store(self.state.key_store(zone))
         if self.state.zone(zone) is None:
             output = str(zr.config.output) if zr.config.output else None
             # In a thread: asking the parental agents runs an event loop of its own.
             evidence = await asyncio.to_thread(
-                manager.signed_before, zr.policy, zr.origin, store, output)
+                key_steps.signed_before, zr.policy, zr.origin, store, output
+            )
             if evidence:
                 raise SignwireError(
                     f"{zone} is not in the state {self.config.server.state}, but it was "
                     "signed before: " + "; ".join(evidence) + ". Restore the state, or "
-                    "sign it once with 'signwire sign --policy ... --start-afresh'")
+                    "sign it once with 'signwire sign --policy ... --start-afresh'"
+                )
         else:
-            for message in manager.tidy_key_store(self.state, zr.origin, store):
+            for message in key_steps.tidy_key_store(self.state, zr.origin, store):
                 log.info("%s %s", zone, message)
         zr.checked_store = True
 
-    def _key_step(self, zr: ZoneRuntime, now: int) -> manager.KeyStep:
+    def _key_step(self, zr: ZoneRuntime, now: int) -> key_steps.KeyStep:
         assert self.state is not None
-        zone = manager.zone_name(zr.origin)
-        return manager.step(zr.policy, zr.origin, self.state, now, self.state.key_store(zone))
+        zone = key_steps.zone_name(zr.origin)
+        return key_steps.step(zr.policy, zr.origin, self.state, now, self.state.key_store(zone))
 
     def _sign(self, zr: ZoneRuntime, mode: pz.SignMode, now: int) -> None:
         self._spawn(self._sign_task(zr, mode))
@@ -607,7 +690,7 @@ class Daemon:
 
     def _prepare_sign(
         self, zr: ZoneRuntime, mode: pz.SignMode, now: int
-    ) -> tuple[Callable[[], tuple[Signed, Diff | None]], manager.KeyStep, pz.SignMode]:
+    ) -> tuple[Callable[[], tuple[Signed, Diff | None]], key_steps.KeyStep, pz.SignMode]:
         assert self.state is not None
         key_step = self._key_step(zr, now)
         for message in key_step.messages:
@@ -615,8 +698,9 @@ class Daemon:
         keys = key_step.keys
         if zr.signed is not None and zr.restored_keys is not None:
             # A restored version keeps its keys only when the key step confirms them.
-            if (zr.restored_keys == keys_fingerprint(keys)
-                    and zr.restored_options == repr(zr.options)):
+            if zr.restored_keys == keys_fingerprint(keys) and zr.restored_options == repr(
+                zr.options
+            ):
                 zr.signed = dataclasses.replace(zr.signed, keys=keys)
             zr.restored_keys = None
         row = self.state.zone(key_step.zone)
@@ -631,20 +715,28 @@ class Daemon:
 
         def work() -> tuple[Signed, Diff | None]:
             if mode is pz.SignMode.FULL or previous is None:
-                made = sign_full(unsigned, keys, options, now, previous_serial,
-                                 refresh=refresh_period)
+                made = sign_full(
+                    unsigned, keys, options, now, previous_serial, refresh=refresh_period
+                )
                 return made, (diff(previous.version, made.version) if previous else None)
             if mode is pz.SignMode.INCREMENTAL:
-                return incr.incremental(previous, diff(previous.unsigned, unsigned), keys,
-                                        options, now, previous_serial)
+                return incr.incremental(
+                    previous, diff(previous.unsigned, unsigned), keys, options, now, previous_serial
+                )
             ahead = min(3600, previous.schedule.refresh // 8)
-            return sigrefresh.refresh(previous, keys, options, now, ahead=ahead,
-                                      previous_serial=previous_serial)
+            return sigrefresh.refresh(
+                previous, keys, options, now, ahead=ahead, previous_serial=previous_serial
+            )
 
         return work, key_step, mode
 
-    async def _sign_work(self, zr: ZoneRuntime, work: Callable[[], tuple[Signed, Diff | None]],
-                         key_step: manager.KeyStep, mode: pz.SignMode) -> None:
+    async def _sign_work(
+        self,
+        zr: ZoneRuntime,
+        work: Callable[[], tuple[Signed, Diff | None]],
+        key_step: key_steps.KeyStep,
+        mode: pz.SignMode,
+    ) -> None:
         started = asyncio.get_running_loop().time()
         try:
             made, change = await asyncio.to_thread(work)
@@ -661,15 +753,20 @@ class Daemon:
             key_step.retire_deleted()
             self._submit_ds(key_step)
             self._plan_ds_check(zr, self.clock())
-            self.dispatch(zr, pz.SignDone(None, made.next_resign_at,
-                                          key_step.plan.next_event_at))
+            self.dispatch(zr, pz.SignDone(None, made.next_resign_at, key_step.plan.next_event_at))
             return
         zr.candidate = Candidate(made, change, key_step, mode is pz.SignMode.FULL)
-        log.info("%s: signed serial %d (%s, %d signatures made) in %.3f s", zr.config.name,
-                 made.version.serial, mode.value, made.signatures_made,
-                 asyncio.get_running_loop().time() - started)
-        self.dispatch(zr, pz.SignDone(made.version.serial, made.next_resign_at,
-                                      key_step.plan.next_event_at))
+        log.info(
+            "%s: signed serial %d (%s, %d signatures made) in %.3f s",
+            zr.config.name,
+            made.version.serial,
+            mode.value,
+            made.signatures_made,
+            asyncio.get_running_loop().time() - started,
+        )
+        self.dispatch(
+            zr, pz.SignDone(made.version.serial, made.next_resign_at, key_step.plan.next_event_at)
+        )
 
     async def _verify(self, zr: ZoneRuntime) -> None:
         candidate = zr.candidate
@@ -677,8 +774,7 @@ class Daemon:
         now = self.clock()
         started = asyncio.get_running_loop().time()
         version, change = candidate.signed.version, candidate.diff
-        full = (change is None or candidate.full
-                or version.record_count() <= FULL_VERIFY_MAX_RECORDS)
+        full = change is None or candidate.full or version.record_count() <= FULL_VERIFY_MAX_RECORDS
         try:
             if full:
                 problem = await asyncio.to_thread(verify_version, version, now)
@@ -689,9 +785,14 @@ class Daemon:
             if not isinstance(e, (SignwireError, dns.exception.DNSException, ValueError)):
                 log.exception("%s: verification failed", zr.config.name)
             problem = f"the verifier stopped: {e}"
-        log.info("%s: verified serial %d (%s) in %.3f s: %s", zr.config.name,
-                 candidate.signed.version.serial, "whole zone" if full else "the change",
-                 asyncio.get_running_loop().time() - started, problem or "valid")
+        log.info(
+            "%s: verified serial %d (%s) in %.3f s: %s",
+            zr.config.name,
+            candidate.signed.version.serial,
+            "whole zone" if full else "the change",
+            asyncio.get_running_loop().time() - started,
+            problem or "valid",
+        )
         self.dispatch(zr, pz.Verified(problem is None, problem or ""))
 
     def _publish(self, zr: ZoneRuntime, now: int) -> None:
@@ -707,10 +808,14 @@ class Daemon:
         self._plan_ds_check(zr, now)
         if zr.signed is None or zr.signed.keys.key_signers != signed.keys.key_signers:
             for k in signed.keys.key_signers:
-                ds = rdata.to_text(DS, ds_rdata(zr.origin, k.dnskey_rdata, k.key_tag,
-                                                k.algorithm))
-                log.info("%s: DS of key-signing key %d: %s IN DS %s", zr.config.name,
-                         k.key_tag, zr.config.name, ds)
+                ds = rdata.to_text(DS, ds_rdata(zr.origin, k.dnskey_rdata, k.key_tag, k.algorithm))
+                log.info(
+                    "%s: DS of key-signing key %d: %s IN DS %s",
+                    zr.config.name,
+                    k.key_tag,
+                    zr.config.name,
+                    ds,
+                )
         # The next signing step starts from this version at once; serving waits for the disk.
         zr.signed, zr.candidate = signed, None
         meta = {
@@ -719,15 +824,19 @@ class Daemon:
             "options": repr(signed.options),
             "input_from": zr.state.input_from,
         }
-        saved = versions.SavedZone(signed.version, signed.unsigned, meta,
-                                   _journal_after(zr.journal, candidate.diff))
+        saved = versions.SavedZone(
+            signed.version, signed.unsigned, meta, _journal_after(zr.journal, candidate.diff)
+        )
         state_dir = self.config.server.state
-        self._spawn(self._serve_when_saved(
-            zr, signed, candidate.diff,
-            lambda: versions.save(state_dir, zr.config.name, saved)))
+        self._spawn(
+            self._serve_when_saved(
+                zr, signed, candidate.diff, lambda: versions.save(state_dir, zr.config.name, saved)
+            )
+        )
 
-    async def _serve_when_saved(self, zr: ZoneRuntime, signed: Signed, change: Diff | None,
-                                save: Callable[[], object]) -> None:
+    async def _serve_when_saved(
+        self, zr: ZoneRuntime, signed: Signed, change: Diff | None, save: Callable[[], object]
+    ) -> None:
         await self._write(zr, save)
         version = signed.version
         if change is not None and zr.journal.serial in (None, change.from_serial):
@@ -752,17 +861,22 @@ class Daemon:
 
             await self._write(zr, write_output)
 
-    def _submit_ds(self, key_step: manager.KeyStep) -> None:
+    def _submit_ds(self, key_step: key_steps.KeyStep) -> None:
         try:
             submitted = key_step.submit_ds()
         except SignwireError as e:
-            log.error("%s: the zone is published, but %s; retry with 'signwire key ds %s' "
-                      "piped to the command", key_step.zone, e, key_step.zone)
+            log.error(
+                "%s: the zone is published, but %s; retry with 'signwire key ds %s' "
+                "piped to the command",
+                key_step.zone,
+                e,
+                key_step.zone,
+            )
             return
         if submitted:
             log.info("%s %s", key_step.zone, submitted)
 
-    def _set_aside(self, key_step: manager.KeyStep) -> None:
+    def _set_aside(self, key_step: key_steps.KeyStep) -> None:
         try:
             for message in key_step.set_aside_new_keys():
                 log.warning("%s %s", key_step.zone, message)
@@ -779,8 +893,9 @@ class Daemon:
         # A new version is saved by its publication (before it is served); here only the
         # refresh state, which is small.
         if zr.state.refresh is not None:
-            versions.save_refresh(self.config.server.state, zr.config.name,
-                                  zr.state.refresh.to_dict())
+            versions.save_refresh(
+                self.config.server.state, zr.config.name, zr.state.refresh.to_dict()
+            )
 
     async def _write(self, zr: ZoneRuntime, write: Callable[[], object]) -> None:
         """Files of a zone (its saved version, its output) are written off the loop's thread,
@@ -789,8 +904,12 @@ class Daemon:
             try:
                 await asyncio.to_thread(write)
             except OSError as e:
-                log.error("%s: cannot write %s: %s", zr.config.name, e.filename or "a file",
-                          e.strerror or e)
+                log.error(
+                    "%s: cannot write %s: %s",
+                    zr.config.name,
+                    e.filename or "a file",
+                    e.strerror or e,
+                )
 
     # --- NOTIFY ------------------------------------------------------------------------
 
@@ -801,17 +920,32 @@ class Daemon:
         for report in actions.reports:
             if isinstance(report, Answered):
                 zr.secondaries.setdefault(report.secondary.address, {}).update(
-                    notified_serial=report.serial, notify_rcode=report.rcode,
-                    notify_sends=report.attempts, notify_gave_up=False)
+                    notified_serial=report.serial,
+                    notify_rcode=report.rcode,
+                    notify_sends=report.attempts,
+                    notify_gave_up=False,
+                )
                 level = logging.INFO if report.rcode == 0 else logging.WARNING
-                log.log(level, "%s: NOTIFY serial %d answered by %s (rcode %d, %d sends)",
-                        zr.config.name, report.serial, report.secondary, report.rcode,
-                        report.attempts)
+                log.log(
+                    level,
+                    "%s: NOTIFY serial %d answered by %s (rcode %d, %d sends)",
+                    zr.config.name,
+                    report.serial,
+                    report.secondary,
+                    report.rcode,
+                    report.attempts,
+                )
             elif isinstance(report, GaveUp):
                 zr.secondaries.setdefault(report.secondary.address, {}).update(
-                    notified_serial=report.serial, notify_gave_up=True)
-                log.error("%s: NOTIFY serial %d: no answer from %s after %d sends",
-                          zr.config.name, report.serial, report.secondary, report.attempts)
+                    notified_serial=report.serial, notify_gave_up=True
+                )
+                log.error(
+                    "%s: NOTIFY serial %d: no answer from %s after %d sends",
+                    zr.config.name,
+                    report.serial,
+                    report.secondary,
+                    report.attempts,
+                )
             elif isinstance(report, Ignored):
                 log.debug("NOTIFY answer ignored from %s: %s", report.peer, report.reason)
         self._schedule(zr)
@@ -858,7 +992,7 @@ class Daemon:
         rare there, so reading the question again costs nothing that matters)."""
         try:
             end = rdata.name_end(wire, 12)
-            qname, qtype = wire[12:end], int.from_bytes(wire[end:end + 2], "big")
+            qname, qtype = wire[12:end], int.from_bytes(wire[end : end + 2], "big")
             zone_name = names.to_text(names.lower(qname))
         except (IndexError, ValueError):
             return
@@ -869,17 +1003,32 @@ class Daemon:
             return
         kind = "AXFR" if qtype == 252 else "IXFR"
         info = zr.secondaries.setdefault(peer, {})
-        info.update(last_transfer=kind, at=now, serial=zr.served.serial,
-                    messages=len(answers), octets=sum(len(a) for a in answers))
-        log.info("%s: %s of serial %d to %s: %d messages, %d octets", zr.config.name, kind,
-                 zr.served.serial, peer, len(answers), info["octets"])
+        info.update(
+            last_transfer=kind,
+            at=now,
+            serial=zr.served.serial,
+            messages=len(answers),
+            octets=sum(len(a) for a in answers),
+        )
+        log.info(
+            "%s: %s of serial %d to %s: %d messages, %d octets",
+            zr.config.name,
+            kind,
+            zr.served.serial,
+            peer,
+            len(answers),
+            info["octets"],
+        )
 
     # --- control -----------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         now = self.clock()
-        return {"now": now, "started_at": self.started_at,
-                "zones": [self.zone_status(zr, now) for zr in self.zones.values()]}
+        return {
+            "now": now,
+            "started_at": self.started_at,
+            "zones": [self.zone_status(zr, now) for zr in self.zones.values()],
+        }
 
     def zone_status(self, zr: ZoneRuntime, now: int) -> dict[str, Any]:
         out = pz.status(zr.settings, zr.state, now)
@@ -890,7 +1039,8 @@ class Daemon:
         if zr.signed is not None:
             due = zr.signed.schedule.next_due
             out["earliest_signature_expiry"] = (
-                due + zr.signed.schedule.refresh if due is not None else None)
+                due + zr.signed.schedule.refresh if due is not None else None
+            )
         out["journal"] = {"diffs": len(zr.journal), "oldest": zr.journal.oldest}
         if zr.signed is not None:
             # The DS of each key signing the DNSKEY RRset (what a trust anchor or the parent
@@ -911,10 +1061,19 @@ class Daemon:
         if what == "status":
             return {"ok": True, **self.status()}
         if what == "zone-list":
-            return {"ok": True, "zones": [
-                {"zone": zr.config.name, "served_serial": zr.served.serial if zr.served else None,
-                 "source": str(zr.config.file) if zr.config.file else
-                 ",".join(zr.config.primaries)} for zr in self.zones.values()]}
+            return {
+                "ok": True,
+                "zones": [
+                    {
+                        "zone": zr.config.name,
+                        "served_serial": zr.served.serial if zr.served else None,
+                        "source": str(zr.config.file)
+                        if zr.config.file
+                        else ",".join(zr.config.primaries),
+                    }
+                    for zr in self.zones.values()
+                ],
+            }
         if what in ("zone-reload", "zone-retransfer", "zone-notify", "zone-resign"):
             zone = str(request.get("zone", "")).lower()
             zone = zone if zone.endswith(".") else zone + "."
@@ -929,8 +1088,10 @@ class Daemon:
                 self.dispatch(zr, pz.Resign())
             else:
                 if zr.notify_out is None or zr.served is None:
-                    return {"ok": False, "error": f"{zone}: no secondaries to notify, or "
-                            "nothing served yet"}
+                    return {
+                        "ok": False,
+                        "error": f"{zone}: no secondaries to notify, or nothing served yet",
+                    }
                 self._notify_actions(zr, zr.notify_out.new_serial(zr.served.soa, self.clock()))
             return {"ok": True, "zone": zone}
         if what == "key-report":
@@ -958,8 +1119,10 @@ class Daemon:
             keys = [k for k in self.state.key_states(zone) if k.tag == tag]
             if not keys:
                 known = ", ".join(str(k.tag) for k in self.state.key_states(zone)) or "none"
-                return {"ok": False, "error": f"{zone} has no key with tag {tag} "
-                        f"(its keys: {known})"}
+                return {
+                    "ok": False,
+                    "error": f"{zone} has no key with tag {tag} (its keys: {known})",
+                }
             arg = keys[0].key_id
         else:
             return {"ok": False, "error": "kind must be ds-seen, ds-gone, compromised or roll"}
@@ -985,17 +1148,22 @@ class Daemon:
                 restored[zc.name] = self._restore(zr)
             self.server = DnsServer(self.config.server.listen, self.handle_message)
             await self.server.start()
-            v4 = next((e.address for e in self.config.server.listen if ":" not in e.address),
-                      "0.0.0.0")
+            v4 = next(
+                (e.address for e in self.config.server.listen if ":" not in e.address), "0.0.0.0"
+            )
             self.notifier = NotifySender(self._notify_answer, source4=v4)
             self.control = ControlServer(self.config.server.control, self.command)
             await self.control.start()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._stop.set)
             loop.add_signal_handler(signal.SIGHUP, self._reload_config)
-            log.info("serving %d zone(s) on %s; control socket %s; pid %d", len(self.zones),
-                     ", ".join(str(e) for e in self.config.server.listen),
-                     self.config.server.control, os.getpid())
+            log.info(
+                "serving %d zone(s) on %s; control socket %s; pid %d",
+                len(self.zones),
+                ", ".join(str(e) for e in self.config.server.listen),
+                self.config.server.control,
+                os.getpid(),
+            )
             for name, zr in self.zones.items():
                 self.dispatch(zr, pz.Start(restored=restored[name]))
             timer = asyncio.ensure_future(self._timer_loop())
@@ -1013,18 +1181,26 @@ class Daemon:
             log.error("SIGHUP: configuration not reloaded: %s", e)
             return
         if new.server != self.config.server or {z.name for z in new.zones} != set(self.zones):
-            log.error("SIGHUP: changes of [server] or of the zone list need a restart; "
-                      "reloading the zone sources only")
+            log.error(
+                "SIGHUP: changes of [server] or of the zone list need a restart; "
+                "reloading the zone sources only"
+            )
         else:
             self.config = new
             self._build_keyring()
             for zc in new.zones:
                 zr = self.zones[zc.name]
                 if (zc.primaries, zc.notify, zc.policy, zc.policy_file) != (
-                        zr.config.primaries, zr.config.notify, zr.config.policy,
-                        zr.config.policy_file):
-                    log.error("SIGHUP: %s: changes of primaries, notify or policy need a "
-                              "restart; keeping the running ones", zc.name)
+                    zr.config.primaries,
+                    zr.config.notify,
+                    zr.config.policy,
+                    zr.config.policy_file,
+                ):
+                    log.error(
+                        "SIGHUP: %s: changes of primaries, notify or policy need a "
+                        "restart; keeping the running ones",
+                        zc.name,
+                    )
                     continue
                 # Who may transfer, the output file and the other plain settings apply now.
                 zr.config = zc
@@ -1072,8 +1248,9 @@ def _read_version(path: Path, origin: bytes) -> ZoneVersion:
     return version
 
 
-def _transferred_version(origin: bytes, result: FullZone | Diffs,
-                         base: ZoneVersion | None) -> ZoneVersion:
+def _transferred_version(
+    origin: bytes, result: FullZone | Diffs, base: ZoneVersion | None
+) -> ZoneVersion:
     if isinstance(result, FullZone):
         version = ZoneVersion.from_records(origin, result.records)
     else:

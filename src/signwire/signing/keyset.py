@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from signwire.errors import SigningError
-from signwire.keys.model import ZoneKey
+from signwire.keystore.model import ZoneKey
 from signwire.zones.names import to_text
 
 SHA256, SHA384 = 2, 4

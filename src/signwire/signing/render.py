@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from signwire.keys import algorithms
-from signwire.keys.model import SignerSpec
+from signwire.keystore import signers
+from signwire.keystore.model import SignerSpec
 from signwire.signing import rrsig
 from signwire.zones import base32hex, rrtypes
 from signwire.zones import rdata as rdata_codec
@@ -49,7 +49,7 @@ SignFns = dict[SignerSpec, Callable[[bytes], bytes]]
 
 
 def load_signers(ctx: RenderContext) -> SignFns:
-    return {k.signer: algorithms.load_signer(k.signer) for k in (*ctx.zone_keys, *ctx.key_keys)}
+    return {k.signer: signers.load_signer(k.signer) for k in (*ctx.zone_keys, *ctx.key_keys)}
 
 
 def _type_order(rec: Record) -> tuple[bool, int]:

@@ -26,12 +26,11 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from signwire.errors import SignwireError
 from signwire.keys.keystate import KeyState
-from signwire.keys.store import StoreConfig
 from signwire.storage.files import check_private_directory
 
 SCHEMA_VERSION = 2
@@ -90,6 +89,30 @@ CREATE TABLE IF NOT EXISTS key_history (
 
 
 _ZONE_COLUMNS = "name, policy, policy_file, key_store, last_serial, next_event_at, updated_at"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Which key store holds a zone's keys, without secrets (the PIN is never stored: only the
+    file or environment variable to read it from), so that later commands reopen the same one."""
+
+    kind: str  # "files" or "pkcs11"
+    directory: str | None = None  # files
+    module: str | None = None  # pkcs11: the module's path
+    token: str | None = None  # pkcs11: the token's label
+    pin_file: str | None = None
+    pin_env: str | None = None
+
+    @classmethod
+    def files(cls, directory: str | Path) -> StoreConfig:
+        return cls("files", directory=str(Path(directory).resolve()))
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> StoreConfig:
+        return cls(**json.loads(text))
 
 
 class StateError(SignwireError):
@@ -151,9 +174,7 @@ class StateStore:
                     )
                 self.db.executescript(_SCHEMA)
                 if row is None:
-                    self.db.execute(
-                        "INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-                    )
+                    self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 elif int(row[0]) < SCHEMA_VERSION:
                     self._upgrade()
         except (OSError, sqlite3.Error) as e:
@@ -214,9 +235,7 @@ class StateStore:
         return ZoneRow(*row) if row else None
 
     def zones(self) -> list[ZoneRow]:
-        rows = self.db.execute(
-            f"SELECT {_ZONE_COLUMNS} FROM zones ORDER BY name"
-        ).fetchall()
+        rows = self.db.execute(f"SELECT {_ZONE_COLUMNS} FROM zones ORDER BY name").fetchall()
         return [ZoneRow(*r) for r in rows]
 
     def key_states(self, zone: str) -> list[KeyState]:

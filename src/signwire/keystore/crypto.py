@@ -1,4 +1,4 @@
-"""DNSSEC signing algorithms: the table, key generation, DNSKEY encoding and raw signatures.
+"""The mathematics of DNSSEC keys: generation, DNSKEY encoding and raw signatures.
 
 This module owns every use of a private key's mathematics. It turns ``cryptography`` keys into
 the wire encodings DNSSEC defines and back:
@@ -9,16 +9,16 @@ the wire encodings DNSSEC defines and back:
   width ``r || s`` (RFC 6605 §4), EdDSA as the raw 64 or 114 octets (RFC 8080 §4).
 * Key tags (RFC 4034 appendix B).
 
-The supported set is the one RFC 8624 recommends for signing: 8, 10, 13, 14, 15, 16.
+The algorithm numbers and sizes themselves are in :mod:`signwire.policy.algorithms`.
 
-:func:`load_signer` is the hot path of the whole signer: a worker calls the function it
+:func:`load_pkcs8_signer` is the hot path of the whole signer: a worker calls the function it
 returns once per RRset, millions of times per zone. It therefore binds the key's ``sign``
 method and every constant (padding, hash, curve width) once, and the ECDSA variant converts
 DER to ``r || s`` by slicing instead of building two integers (``decode_dss_signature`` plus
 ``int.to_bytes`` costs about 1.5 µs more per signature; the tests check both agree).
 
 ECDSA nonces are random by default (from OpenSSL's generator, which reseeds after ``fork``).
-``load_signer(spec, deterministic=True)`` uses RFC 6979 nonces instead: equal input then gives
+``load_pkcs8_signer(spec, deterministic=True)`` uses RFC 6979 nonces instead: equal input then gives
 equal RRSIGs (useful to compare two signing runs byte for byte), at a cost measured at about
 3 µs per P-256 signature (some 10 % of the signing rate).
 """
@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Final
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -37,7 +35,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from signwire.errors import KeyStoreError
-from signwire.keys.model import SignerSpec
+from signwire.keystore.model import SignerSpec
+from signwire.policy.algorithms import (
+    ECDSAP256SHA256,
+    ECDSAP384SHA384,
+    ED25519,
+    RSASHA256,
+    RSASHA512,
+    check_bits,
+    info,
+)
 
 PrivateKey = (
     rsa.RSAPrivateKey
@@ -49,44 +56,6 @@ PublicKey = (
     rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
 )
 Signer = Callable[[bytes], bytes]
-
-RSASHA256: Final = 8
-RSASHA512: Final = 10
-ECDSAP256SHA256: Final = 13
-ECDSAP384SHA384: Final = 14
-ED25519: Final = 15
-ED448: Final = 16
-
-DEFAULT_ALGORITHM: Final = ECDSAP256SHA256
-
-
-@dataclass(frozen=True, slots=True)
-class AlgorithmInfo:
-    number: int
-    mnemonic: str  # IANA "DNS Security Algorithm Numbers" mnemonic, as BIND and ldns print it
-    family: str  # "rsa", "ecdsa" or "eddsa"
-    default_bits: int
-    min_bits: int  # for RSA the modulus range we generate; fixed-size algorithms have min == max
-    max_bits: int
-    signature_size: int | None  # octets of a signature; None for RSA (equals the modulus size)
-
-
-ALGORITHMS: Mapping[int, AlgorithmInfo] = MappingProxyType(
-    {
-        RSASHA256: AlgorithmInfo(RSASHA256, "RSASHA256", "rsa", 2048, 1024, 4096, None),
-        RSASHA512: AlgorithmInfo(RSASHA512, "RSASHA512", "rsa", 2048, 1024, 4096, None),
-        ECDSAP256SHA256: AlgorithmInfo(
-            ECDSAP256SHA256, "ECDSAP256SHA256", "ecdsa", 256, 256, 256, 64
-        ),
-        ECDSAP384SHA384: AlgorithmInfo(
-            ECDSAP384SHA384, "ECDSAP384SHA384", "ecdsa", 384, 384, 384, 96
-        ),
-        ED25519: AlgorithmInfo(ED25519, "ED25519", "eddsa", 256, 256, 256, 64),
-        ED448: AlgorithmInfo(ED448, "ED448", "eddsa", 456, 456, 456, 114),
-    }
-)
-
-_BY_MNEMONIC: Final = {info.mnemonic: number for number, info in ALGORITHMS.items()}
 
 _RSA_HASH: Final[Mapping[int, type[hashes.SHA256] | type[hashes.SHA512]]] = {
     RSASHA256: hashes.SHA256,
@@ -103,38 +72,6 @@ _EC_HASH: Final[Mapping[int, type[hashes.SHA256] | type[hashes.SHA384]]] = {
 _EC_WIDTH: Final = {ECDSAP256SHA256: 32, ECDSAP384SHA384: 48}
 
 
-def _valid_names() -> str:
-    return ", ".join(f"{i.mnemonic} ({n})" for n, i in sorted(ALGORITHMS.items()))
-
-
-def info(algorithm: int) -> AlgorithmInfo:
-    """The table entry of a supported algorithm; ValueError for any other number."""
-    try:
-        return ALGORITHMS[algorithm]
-    except KeyError:
-        raise ValueError(
-            f"unsupported DNSSEC algorithm {algorithm}; supported: {_valid_names()}"
-        ) from None
-
-
-def mnemonic(algorithm: int) -> str:
-    return info(algorithm).mnemonic
-
-
-def parse_algorithm(text: str) -> int:
-    """An algorithm number from its mnemonic (any case) or its decimal number."""
-    word = text.strip()
-    if word.isdigit():
-        number = int(word)
-        if number in ALGORITHMS:
-            return number
-    else:
-        found = _BY_MNEMONIC.get(word.upper())
-        if found is not None:
-            return found
-    raise ValueError(f"unknown or unsupported DNSSEC algorithm {text!r}; valid: {_valid_names()}")
-
-
 # --- keys -------------------------------------------------------------------------------------
 
 
@@ -149,21 +86,6 @@ def generate(algorithm: int, bits: int | None = None) -> PrivateKey:
     if algorithm == ED25519:
         return ed25519.Ed25519PrivateKey.generate()
     return ed448.Ed448PrivateKey.generate()
-
-
-def check_bits(algorithm: int, bits: int | None) -> int:
-    """The key size to generate: ``bits`` if allowed, the default if None; else ValueError."""
-    entry = info(algorithm)
-    if bits is None:
-        return entry.default_bits
-    if not entry.min_bits <= bits <= entry.max_bits:
-        if entry.min_bits == entry.max_bits:
-            raise ValueError(f"{entry.mnemonic} keys are always {entry.min_bits} bits, not {bits}")
-        raise ValueError(
-            f"{entry.mnemonic} key size must be {entry.min_bits} to {entry.max_bits} bits,"
-            f" not {bits}"
-        )
-    return bits
 
 
 def check_key_type(algorithm: int, key: PrivateKey | PublicKey) -> None:
@@ -240,17 +162,6 @@ def _unsigned(value: int) -> bytes:
     return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
 
 
-def key_tag(dnskey_rdata: bytes) -> int:
-    """The key tag of a DNSKEY given its wire RDATA (RFC 4034 appendix B)."""
-    if len(dnskey_rdata) >= 4 and dnskey_rdata[3] == 1:
-        # RSA/MD5 (B.1): the tag is bits 8..23 of the modulus, its last three octets but one.
-        return int.from_bytes(dnskey_rdata[-3:-1], "big")
-    # Even-indexed octets are the high halves of the 16-bit words being summed.
-    acc = (sum(dnskey_rdata[0::2]) << 8) + sum(dnskey_rdata[1::2])
-    acc += (acc >> 16) & 0xFFFF
-    return acc & 0xFFFF
-
-
 def signer_spec(algorithm: int, private_key: PrivateKey) -> SignerSpec:
     """The picklable value a worker turns into a signing function (PKCS#8 DER, unencrypted)."""
     check_key_type(algorithm, private_key)
@@ -288,19 +199,14 @@ def private_key_from_spec(spec: SignerSpec) -> PrivateKey:
 # --- signing ----------------------------------------------------------------------------------
 
 
-def load_signer(spec: SignerSpec, *, deterministic: bool = False) -> Signer:
-    """A function that signs data and returns the RRSIG signature field for ``spec``'s key.
+def load_pkcs8_signer(spec: SignerSpec, *, deterministic: bool = False) -> Signer:
+    """A function that signs data and returns the RRSIG signature field for a key in memory.
 
     Called once per worker; the function it returns is called once per RRset.
     ``deterministic`` asks for RFC 6979 ECDSA nonces (EdDSA and RSA PKCS#1 v1.5 are always
-    deterministic); KeyStoreError if this OpenSSL cannot do that.
+    deterministic); KeyStoreError if this OpenSSL cannot do that, or if ``spec`` is not a
+    ``pkcs8`` key (:func:`signwire.keystore.signers.load_signer` takes any store's key).
     """
-    if spec.kind == "pkcs11":
-        # Imported here: python-pkcs11 is the optional "hsm" extra, and each worker process
-        # opens its own token session (SoftHSM crashes when processes share one).
-        from signwire.keys.pkcs11store import load_pkcs11_signer
-
-        return load_pkcs11_signer(spec, deterministic=deterministic)
     key = private_key_from_spec(spec)
     algorithm = spec.algorithm
     if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
@@ -342,8 +248,8 @@ def _ecdsa_signer(key: ec.EllipticCurvePrivateKey, algo: ec.ECDSA, width: int) -
 def sign(
     algorithm: int, private_key: PrivateKey, data: bytes, *, deterministic: bool = False
 ) -> bytes:
-    """One signature, for tests and one-off uses (the signer uses :func:`load_signer`)."""
-    return load_signer(signer_spec(algorithm, private_key), deterministic=deterministic)(data)
+    """One signature, for tests and one-off uses (the signer uses :func:`load_pkcs8_signer`)."""
+    return load_pkcs8_signer(signer_spec(algorithm, private_key), deterministic=deterministic)(data)
 
 
 def verify(algorithm: int, public_key_field: bytes, data: bytes, signature: bytes) -> bool:

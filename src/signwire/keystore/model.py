@@ -2,28 +2,15 @@
 
 The signer never needs to know where a private key lives. A :class:`ZoneKey` carries the
 DNSKEY fields and a :class:`SignerSpec`, a small picklable value that a worker process turns
-into a signing function once (:func:`signwire.keys.algorithms.load_signer`). File keys carry
-their PKCS#8 DER; an HSM key store (a later issue) will carry a token locator instead.
+into a signing function once (:func:`signwire.keystore.signers.load_signer`). File keys carry
+their PKCS#8 DER; PKCS#11 keys carry a JSON locator of the token key.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
-
-class KeyRole(enum.StrEnum):
-    KSK = "ksk"  # signs the DNSKEY RRset (and CDS/CDNSKEY); its DS goes to the parent
-    ZSK = "zsk"  # signs everything else
-    CSK = "csk"  # does both
-
-    @property
-    def signs_keys(self) -> bool:
-        return self is not KeyRole.ZSK
-
-    @property
-    def signs_zone(self) -> bool:
-        return self is not KeyRole.KSK
+from signwire.policy.model import KeyRole
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ is not there). A server that answers from the child zone itself, times out, refu
 leaves the question open, and so does disagreement between agents.
 
 Everything here is pure: :func:`ds_query` builds the message, :func:`observe` reads the replies
-the I/O shell (:mod:`signwire.keys.parent_query`) collected, and returns the enforcer events
+the I/O shell (:mod:`signwire.parent.query`) collected, and returns the enforcer events
 (:class:`~signwire.keys.plan.DsSeen`, :class:`~signwire.keys.plan.DsGone`) they justify.
 """
 
@@ -160,8 +160,7 @@ def read_answer(zone: dns.name.Name, agent: ParentalAgent, result: AgentResult) 
     ):
         asked = response.question[0]
         return undecided(
-            f"answered about {asked.name} {dns.rdatatype.to_text(asked.rdtype)}, "
-            f"not {zone} DS"
+            f"answered about {asked.name} {dns.rdatatype.to_text(asked.rdtype)}, not {zone} DS"
         )
     if response.flags & dns.flags.TC:
         return undecided("answer truncated even over TCP")

@@ -1,10 +1,10 @@
 """Ask the parental agents for a zone's DS RRset: the thin I/O shell around :mod:`.parent`.
 
-Each agent gets the question of :func:`signwire.keys.parent.ds_query` over UDP, and again over
+Each agent gets the question of :func:`signwire.parent.agents.ds_query` over UDP, and again over
 TCP when the reply is truncated (RFC 7766 §5), all agents at once. Only the addresses and ports
 the policy lists are asked; no name is resolved. A failure of one agent (timeout, nothing
-listening, a malformed reply) becomes a :class:`~signwire.keys.parent.QueryError` for that agent,
-never an exception, so :func:`~signwire.keys.parent.observe` can say which agent failed and how.
+listening, a malformed reply) becomes a :class:`~signwire.parent.agents.QueryError` for that agent,
+never an exception, so :func:`~signwire.parent.agents.observe` can say which agent failed and how.
 
 An agent with a TSIG key (RFC 8945) gets the question signed with it, and its reply counts only
 if it is signed with the same key and verifies (dnspython checks that): a refusal (BADKEY,
@@ -27,7 +27,7 @@ import dns.name
 import dns.rcode
 import dns.tsig
 
-from signwire.keys.parent import (
+from signwire.parent.agents import (
     AgentResult,
     Answer,
     DsRdata,
@@ -76,8 +76,13 @@ async def ask_agent(
             return QueryError("the server closed the TCP connection without answering")
         except OSError as e:
             return QueryError(f"network error: {e.strerror or e}")
-        except (dns.tsig.PeerError, dns.tsig.BadSignature, dns.tsig.BadKey, dns.tsig.BadTime,
-                dns.tsig.BadAlgorithm) as e:
+        except (
+            dns.tsig.PeerError,
+            dns.tsig.BadSignature,
+            dns.tsig.BadKey,
+            dns.tsig.BadTime,
+            dns.tsig.BadAlgorithm,
+        ) as e:
             assert agent.tsig is not None
             return QueryError(tsig_failure(agent.tsig, e))
         except dns.exception.FormError as e:
@@ -143,8 +148,7 @@ def tsig_key(key: TsigKey) -> dns.tsig.Key:
             text = Path(key.secret_file).read_text(encoding="ascii", errors="replace")
         except OSError as e:
             raise TsigSetupError(
-                f"TSIG key {key.name}: cannot read secret-file {key.secret_file}: "
-                f"{e.strerror or e}"
+                f"TSIG key {key.name}: cannot read secret-file {key.secret_file}: {e.strerror or e}"
             ) from None
         found = _SECRET_IN_CONFIG.search(text)
         try:
@@ -161,8 +165,7 @@ def tsig_failure(key: TsigKey, error: Exception) -> str:
     said = {
         dns.tsig.PeerBadKey: "the agent does not know this key name and algorithm (BADKEY)",
         dns.tsig.PeerBadSignature: "the agent's secret for it is another one (BADSIG)",
-        dns.tsig.PeerBadTime: "the agent's clock and ours differ by more than the fudge "
-        "(BADTIME)",
+        dns.tsig.PeerBadTime: "the agent's clock and ours differ by more than the fudge (BADTIME)",
         dns.tsig.BadSignature: "the reply's signature does not verify: not trusted",
         dns.tsig.BadKey: "the reply is signed with another key: not trusted",
         dns.tsig.BadAlgorithm: "the reply is signed with another algorithm: not trusted",

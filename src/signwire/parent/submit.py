@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from signwire.errors import SignwireError
-from signwire.keys.parent import DsRdata, ds_text, ds_wire, zone_name
+from signwire.parent.agents import DsRdata, ds_text, ds_wire, zone_name
 
 SUBMIT_TIMEOUT = 60.0  # seconds; a registrar API can be slow, but not for ever
 TAIL_LINES = 10

@@ -1,7 +1,7 @@
 """The file key store: a folder of BIND-format key pairs, shared with BIND and ldns tools.
 
 ``FileKeyStore(directory)`` reads every ``K<zone>+<alg>+<tag>.key``/``.private`` pair in one
-folder (:mod:`signwire.keys.bindfile` does the format) and creates new ones.
+folder (:mod:`signwire.keystore.bindfile` does the format) and creates new ones.
 
 Reading (:meth:`FileKeyStore.scan`, :meth:`FileKeyStore.keys_for`):
 
@@ -12,7 +12,7 @@ Reading (:meth:`FileKeyStore.scan`, :meth:`FileKeyStore.keys_for`):
 * Keys with the REVOKE bit (RFC 5011) and DNSKEYs without the zone-key bit are not signing
   keys: they are skipped, and each skip is reported as a *note*. :meth:`scan` returns the notes
   with the keys; :meth:`keys_for` returns only the keys and sends the notes to the
-  ``signwire.keys.filestore`` logger (warning level).
+  ``signwire.keystore.file_store`` logger (warning level).
 * The result is sorted by (algorithm, role, key tag) so every run sees the same order.
 * BIND's timing fields are kept in the files and not acted on: key states are the enforcer's.
 
@@ -41,9 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms, bindfile
-from signwire.keys.bindfile import FLAG_REVOKE, FLAG_SEP, FLAG_ZONE, DnskeyLine
-from signwire.keys.model import KeyRole, ZoneKey
+from signwire.keystore import bindfile, crypto
+from signwire.keystore.bindfile import FLAG_REVOKE, FLAG_SEP, FLAG_ZONE, DnskeyLine
+from signwire.keystore.model import ZoneKey
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.storage.files import (
     UnsafeDirectoryError,
     check_private_directory,
@@ -187,8 +189,8 @@ class FileKeyStore:
         metadata = [(name, bindfile.format_timestamp(t)) for name, t in timing]
         taken = set(self.scan(origin).tags)
         for _ in range(_MAX_ATTEMPTS):
-            private_key = algorithms.generate(algorithm, bits)
-            public = algorithms.public_key_field(algorithm, private_key)
+            private_key = crypto.generate(algorithm, bits)
+            public = crypto.public_key_field(algorithm, private_key)
             dnskey = DnskeyLine(origin, None, flags, 3, algorithm, public)
             if _tag_forms(dnskey) & taken:
                 continue
@@ -310,7 +312,7 @@ def _names_other_zone(zone_text: str, zone: bytes) -> bool:
 def _zone_key(
     origin: bytes,
     dnskey: DnskeyLine,
-    private_key: algorithms.PrivateKey,
+    private_key: crypto.PrivateKey,
     role: KeyRole,
     private_path: Path,
 ) -> ZoneKey:
@@ -321,6 +323,6 @@ def _zone_key(
         public_key=dnskey.public_key,
         key_tag=dnskey.key_tag,
         role=role,
-        signer=algorithms.signer_spec(dnskey.algorithm, private_key),
+        signer=crypto.signer_spec(dnskey.algorithm, private_key),
         source=private_path.name,
     )

@@ -3,7 +3,7 @@
 ``Pkcs11KeyStore(module_path, token_label, pin)`` mirrors the file store: :meth:`keys_for`
 finds a zone's keys on the token, :meth:`create` generates a new one. Private keys never leave
 the token: they are generated there as token objects with ``CKA_SENSITIVE`` true and
-``CKA_EXTRACTABLE`` false, and a :class:`~signwire.keys.model.ZoneKey` from this store carries a
+``CKA_EXTRACTABLE`` false, and a :class:`~signwire.keystore.model.ZoneKey` from this store carries a
 ``SignerSpec(kind="pkcs11")`` whose material is only a locator (:class:`Pkcs11Locator`).
 
 Naming convention on the token (both halves of a pair carry the same two attributes):
@@ -23,7 +23,7 @@ DNSKEY holds ``x || y`` without the 0x04 prefix) and EdDSA (RFC 8080 §3), ``CKA
 ``CKA_PUBLIC_EXPONENT`` for RSA (RFC 3110 §2).
 
 The worker side (the locator, PINs, one PKCS#11 context per process, ``load_pkcs11_signer``)
-lives in :mod:`signwire.keys.pkcs11_token`; this module re-exports what callers need. The PIN
+lives in :mod:`signwire.keystore.pkcs11_token`; this module re-exports what callers need. The PIN
 comes from the caller (:func:`pin_from` reads it from a file or an environment variable, never
 a command-line argument) and is never put in a locator.
 """
@@ -35,13 +35,13 @@ import secrets
 from typing import Any, Final
 
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms
-from signwire.keys import pkcs11_token as tokens
-from signwire.keys.filestore import KeyScan
-from signwire.keys.model import KeyRole, SignerSpec, ZoneKey
+from signwire.keystore import crypto
+from signwire.keystore import pkcs11_token as tokens
+from signwire.keystore.file_store import KeyScan
+from signwire.keystore.model import SignerSpec, ZoneKey
 
 # Through pkcs11_token, which turns a missing python-pkcs11 into a clear KeyStoreError.
-from signwire.keys.pkcs11_token import (
+from signwire.keystore.pkcs11_token import (
     Attribute,
     KeyType,
     Mechanism,
@@ -58,6 +58,8 @@ from signwire.keys.pkcs11_token import (
     pin_from,
     sign_mechanism,
 )
+from signwire.policy import algorithms
+from signwire.policy.model import KeyRole
 from signwire.zones import names
 
 __all__ = [
@@ -279,7 +281,7 @@ class Pkcs11KeyStore:
             return None, f"skipped, {len(publics)} public keys carry its CKA_ID"
         try:
             public = self._public_field(algorithm, publics[0])
-            algorithms.load_public_key(algorithm, public)
+            crypto.load_public_key(algorithm, public)
         except ValueError as exc:
             return None, f"skipped, unusable public key: {exc}"
         flags = _flags(role)

@@ -3,7 +3,7 @@
 This module owns everything a signing process needs to use a token key: loading the module,
 logging in, the key locator a ``SignerSpec(kind="pkcs11")`` carries (:class:`Pkcs11Locator`),
 and :func:`load_pkcs11_signer`. Key management (finding and generating zone keys) is
-:mod:`signwire.keys.pkcs11store`'s.
+:mod:`signwire.keystore.pkcs11_store`'s.
 
 A PKCS#11 module keeps its state (sessions, login) in the memory of the process that called
 ``C_Initialize``. Two rules follow, both measured with SoftHSM 2.6.1 and python-pkcs11:
@@ -27,7 +27,7 @@ in between, with short sleeps; signing itself is not affected.
 
 PINs are kept in process memory only (:func:`remember_pin`), after a successful login, so that
 workers forked from the process that opened the key store can log in without the PIN ever
-travelling in a :class:`~signwire.keys.model.SignerSpec`; other workers read the PIN file or
+travelling in a :class:`~signwire.keystore.model.SignerSpec`; other workers read the PIN file or
 environment variable the locator names (:func:`pin_from`). Error messages name the module, the
 token and the key, never the PIN.
 
@@ -56,8 +56,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms
-from signwire.keys.model import SignerSpec
+from signwire.keystore.model import SignerSpec
+from signwire.policy import algorithms
 
 if TYPE_CHECKING:
     from pkcs11._pkcs11 import lib as Pkcs11Lib

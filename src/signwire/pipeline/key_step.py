@@ -32,9 +32,8 @@ from pathlib import Path
 
 from signwire.durations import format_duration
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms, enforcer
+from signwire.keys import enforcer
 from signwire.keys.keystate import KeyState, RecordState, RecordType
-from signwire.keys.model import KeyRole, ZoneKey
 from signwire.keys.plan import (
     ActionKind,
     DsGone,
@@ -45,11 +44,12 @@ from signwire.keys.plan import (
     RollKey,
     insecure_status,
 )
-from signwire.keys.store import KeyStore, StoreConfig, open_store
-from signwire.policy import intervals
-from signwire.policy.model import Policy
+from signwire.keystore.model import ZoneKey
+from signwire.keystore.store import KeyStore, open_store
+from signwire.policy import algorithms, intervals
+from signwire.policy.model import KeyRole, Policy
 from signwire.signing.keyset import SigningKeys
-from signwire.storage.state import Publication, StateStore
+from signwire.storage.state import Publication, StateStore, StoreConfig
 from signwire.zones import names
 
 # "ds-gone" is the operator's word, "ds-gone-checked" what the parental agents showed.
@@ -144,7 +144,7 @@ class KeyStep:
         )
         if not command or not changed:
             return None
-        from signwire.keys.submit import submit_ds
+        from signwire.parent.submit import submit_ds
         from signwire.signing.apex import ds_rdata
 
         records = [
@@ -244,7 +244,15 @@ def step(
     if status is not None:
         messages.append(status)
     return KeyStep(
-        zone, policy, plan, keys, material, applied, store, config, messages,
+        zone,
+        policy,
+        plan,
+        keys,
+        material,
+        applied,
+        store,
+        config,
+        messages,
         known={k.key_id for k in states},
     )
 
@@ -263,8 +271,10 @@ def tidy_key_store(state: StateStore, origin: bytes, store: KeyStore) -> list[st
             continue
         if ident in recorded:
             store.retire(key)
-            out.append(f"key {key.key_tag}: retired (deleted by an earlier run that stopped "
-                       "before moving it)")
+            out.append(
+                f"key {key.key_tag}: retired (deleted by an earlier run that stopped "
+                "before moving it)"
+            )
         else:
             where = store.set_aside(key)
             out.append(
@@ -276,9 +286,7 @@ def tidy_key_store(state: StateStore, origin: bytes, store: KeyStore) -> list[st
     return out
 
 
-def signed_before(
-    policy: Policy, origin: bytes, store: KeyStore, output: str | None
-) -> list[str]:
+def signed_before(policy: Policy, origin: bytes, store: KeyStore, output: str | None) -> list[str]:
     """Evidence that a zone the state does not know was signed before: keys for it in the key
     store, a signed version at the output, a DS at the parental agents. Each is a reason not
     to start it afresh with new keys (the state may be lost, restored wrongly, or mistyped)."""
@@ -291,7 +299,7 @@ def signed_before(
         evidence.append(f"{output} holds a signed version of it")
     agents = policy.parent.parental_agents
     if agents:
-        from signwire.keys.parent_query import check_parent
+        from signwire.parent.query import check_parent
 
         # No key is expected: every DS the agents serve comes back as "unknown".
         seen = check_parent(origin, {}, agents, parent_ds_ttl=policy.timing.parent_ds_ttl)

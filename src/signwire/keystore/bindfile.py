@@ -12,7 +12,7 @@ A key lives in two files named ``K<zone>+<alg:03d>+<tag:05d>``:
 
 Parsing and formatting are pure (text in, values out); :func:`read_key` and :func:`read_pair`
 are the only functions here that touch the file system. Writing files atomically is the key
-store's job (:mod:`signwire.keys.filestore`). Every error is a :class:`KeyStoreError` naming
+store's job (:mod:`signwire.keystore.file_store`). Every error is a :class:`KeyStoreError` naming
 the file.
 """
 
@@ -32,8 +32,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from signwire.errors import KeyStoreError
-from signwire.keys import algorithms
-from signwire.keys.algorithms import PrivateKey
+from signwire.keystore import crypto
+from signwire.keystore.crypto import PrivateKey
+from signwire.policy import algorithms
 from signwire.zones import names
 
 FLAG_ZONE = 0x0100  # RFC 4034 §2.1.1: bit 7, a zone key
@@ -205,7 +206,7 @@ def parse_key_text(text: str, source: str) -> DnskeyLine:
         raise KeyStoreError(f"{source}: {exc}") from None
     public_key = _b64(fields[3:], source, "DNSKEY public key")
     try:
-        algorithms.load_public_key(algorithm, public_key)
+        crypto.load_public_key(algorithm, public_key)
     except ValueError as exc:
         raise KeyStoreError(f"{source}: bad {algorithms.mnemonic(algorithm)} key: {exc}") from None
     return DnskeyLine(owner, ttl, flags, protocol, algorithm, public_key)
@@ -318,7 +319,7 @@ def _private_key(algorithm: int, fields: dict[str, str], source: str) -> Private
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise KeyStoreError(f"{source}: invalid {info.mnemonic} private key: {exc}") from None
     try:
-        algorithms.check_key_type(algorithm, key)
+        crypto.check_key_type(algorithm, key)
     except ValueError as exc:
         raise KeyStoreError(f"{source}: {exc}") from None
     return key
@@ -347,7 +348,7 @@ def _raw_private_key(algorithm: int, raw: bytes) -> PrivateKey:
 
 def private_fields(algorithm: int, key: PrivateKey) -> list[tuple[str, str]]:
     """The key-material fields of a ``.private`` file for ``key``, in BIND's order."""
-    algorithms.check_key_type(algorithm, key)
+    crypto.check_key_type(algorithm, key)
     if isinstance(key, rsa.RSAPrivateKey):
         priv = key.private_numbers()
         pub = priv.public_numbers
@@ -398,7 +399,7 @@ def check_pair(
             f"{private_source}: algorithm {private.algorithm} does not match"
             f" {key_source} (algorithm {dnskey.algorithm})"
         )
-    if algorithms.public_key_field(private.algorithm, private.private_key) != dnskey.public_key:
+    if crypto.public_key_field(private.algorithm, private.private_key) != dnskey.public_key:
         raise KeyStoreError(
             f"{private_source}: private key does not match the DNSKEY in {key_source}"
         )

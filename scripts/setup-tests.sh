@@ -6,7 +6,7 @@
 #      missing ones are installed with apt-get; otherwise the script says
 #      what to install and goes on (those tests then skip, saying why).
 #   2. A virtual environment in .venv (Python >= 3.11) with signwire installed in editable
-#      mode plus its dev extra (pytest, xdist, hypothesis, ruff, mypy).
+#      mode plus its dev extra (pytest, xdist, hypothesis, atheris, ruff, mypy).
 #
 # Safe to run again: each step checks first. Used by scripts/test.sh and the README:
 #   scripts/setup-tests.sh && .venv/bin/python -m pytest

@@ -1,0 +1,95 @@
+"""The atheris targets of ``atheris_targets.py``, each run for a bounded number of inputs.
+
+Each target runs in its own process (libFuzzer owns the process and exits on the first crash)
+with a fixed ``-seed``, from the seeds the targets build (real queries, NOTIFYs, transfer
+streams and control requests). A run passes when libFuzzer exits 0; otherwise the test fails
+with the traceback and the hex of every crashing input, ready to be pasted into a regression
+test. The default budget keeps all targets together under about a minute on two cores.
+
+Fuzzing longer, by hand:
+
+    SIGNWIRE_FUZZ_RUNS=500000 .venv/bin/python -m pytest tests/fuzz/test_atheris.py
+    SIGNWIRE_FUZZ_SECONDS=300 .venv/bin/python -m pytest tests/fuzz/test_atheris.py -k xfr
+
+``SIGNWIRE_FUZZ_RUNS`` sets the runs per target, ``SIGNWIRE_FUZZ_SECONDS`` a time limit per
+target instead (libFuzzer's ``-max_total_time``), ``SIGNWIRE_FUZZ_SEED`` another seed. Or run
+a target directly, with any libFuzzer option and a corpus folder that grows as it goes:
+
+    .venv/bin/python tests/fuzz/atheris_targets.py responder -max_total_time=300 corpus/
+
+The regression tests below keep the inputs the fuzzer found crashing, as bytes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "atheris_targets.py"
+
+# Runs per target in CI: each target takes a few seconds (start-up included) at these counts.
+RUNS = {"responder": 4000, "notify_in": 15000, "xfr_in": 6000, "control": 6000}
+MAX_LEN = {"responder": 1024, "notify_in": 1024, "xfr_in": 4096, "control": 4096}
+
+MISSING = (
+    None
+    if importlib.util.find_spec("atheris")
+    else ("atheris is not installed (it is in the dev extra: scripts/setup-tests.sh)")
+)
+
+
+def run_target(
+    target: str, tmp_path: Path, *args: str, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), target, f"-artifact_prefix={tmp_path}/", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def report(result: subprocess.CompletedProcess[str], tmp_path: Path) -> str:
+    crashes = sorted(
+        p for p in tmp_path.iterdir() if p.name.startswith(("crash-", "timeout-", "oom-", "leak-"))
+    )
+    inputs = "\n".join(f"{p.name}: {p.read_bytes().hex()}" for p in crashes) or "(none written)"
+    tail = "\n".join(result.stderr.splitlines()[-60:])
+    return f"exit code {result.returncode}\n{tail}\ncrashing inputs (hex):\n{inputs}"
+
+
+@pytest.mark.requires(MISSING)
+@pytest.mark.parametrize("target", sorted(RUNS))
+def test_fuzz_target(target: str, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    seconds = os.environ.get("SIGNWIRE_FUZZ_SECONDS")
+    budget = (
+        [f"-max_total_time={int(seconds)}"]
+        if seconds
+        else [f"-runs={int(os.environ.get('SIGNWIRE_FUZZ_RUNS', RUNS[target]))}"]
+    )
+    result = run_target(
+        target,
+        tmp_path,
+        *budget,
+        f"-seed={int(os.environ.get('SIGNWIRE_FUZZ_SEED', 1))}",
+        f"-max_len={MAX_LEN[target]}",
+        "-print_final_stats=1",
+        str(corpus),
+        timeout=float(seconds) * 2 + 120 if seconds else 600,
+    )
+    crashed = "Uncaught Python exception" in result.stderr or any(
+        p.name.startswith("crash-") for p in tmp_path.iterdir()
+    )
+    assert result.returncode == 0 and not crashed, report(result, tmp_path)
+    assert "Done " in result.stderr, report(result, tmp_path)

@@ -93,3 +93,41 @@ def test_fuzz_target(target: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0 and not crashed, report(result, tmp_path)
     assert "Done " in result.stderr, report(result, tmp_path)
+
+
+# --- regression tests: inputs that broke a handler's contract ---------------------------------
+
+ORIGIN = b"\x07example\x04test\x00"
+
+
+def pointer_chain_answer(links: int) -> bytes:
+    """An AXFR answer to message ID 4711 whose second record's owner is the end of a chain of
+    ``links`` compression pointers, each to the one before it, the first to a root label; the
+    chain sits in the first record's RDATA (an unknown type, so it is not read as names).
+    1200 links: about 2.4 KB; the transfer client used to follow it by recursion."""
+    header = b"\x12\x67\x84\x00\x00\x01\x00\x02\x00\x00\x00\x00"  # ID 4711, QR AA, 1 Q, 2 AN
+    question = ORIGIN + b"\x00\xfc\x00\x01"  # example.test. AXFR IN
+    rdata_at = len(header) + len(question) + 2 + 10
+    chain = b"\x00" + b"".join(
+        (0xC000 | (rdata_at if i == 0 else rdata_at + 2 * i - 1)).to_bytes(2, "big")
+        for i in range(links)
+    )
+    first = b"\xc0\x0c" + b"\xff\x00\x00\x01\x00\x00\x00\x00" + len(chain).to_bytes(2, "big")
+    last = (0xC000 | (rdata_at + 2 * links - 1)).to_bytes(2, "big")
+    second = last + b"\xff\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+    return header + question + first + chain + second
+
+
+def test_transfer_client_refuses_a_deep_chain_of_compression_pointers() -> None:
+    from signwire.loading.xfr_in import TransferError, XfrClient, make_query
+
+    query = make_query(ORIGIN, serial=None, msg_id=4711, now=0)
+    client = XfrClient(ORIGIN, query, peer="192.0.2.1")
+    # Raised RecursionError, which no caller expects from a transfer (the daemon logged a
+    # traceback as for a bug).
+    with pytest.raises(TransferError, match="compression pointers chained too deep"):
+        client.feed(pointer_chain_answer(1200), 0)
+    # A short chain is read (and its root owner is refused as outside the zone).
+    client = XfrClient(ORIGIN, query, peer="192.0.2.1")
+    with pytest.raises(TransferError, match="outside the zone"):
+        client.feed(pointer_chain_answer(5), 0)

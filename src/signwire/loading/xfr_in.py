@@ -519,6 +519,13 @@ class XfrClient:
         except (_Malformed, IndexError, struct.error) as e:
             reason = str(e) or "truncated"
             raise self._error(f"malformed message {self._messages + 1}: {reason}") from None
+        except RecursionError:
+            # _read_name follows each compression pointer by a call; a chain of ~1000
+            # pointers, each to the one before it (every one points backwards, so it is no
+            # loop), runs out of stack (regression test in tests/fuzz/test_atheris.py).
+            raise self._error(
+                f"malformed message {self._messages + 1}: compression pointers chained too deep"
+            ) from None
         self._messages += 1
         self._check_tsig(wire, msg, now)
         self._check_header(msg)

@@ -131,3 +131,62 @@ def test_transfer_client_refuses_a_deep_chain_of_compression_pointers() -> None:
     client = XfrClient(ORIGIN, query, peer="192.0.2.1")
     with pytest.raises(TransferError, match="outside the zone"):
         client.feed(pointer_chain_answer(5), 0)
+
+
+def control_exchange(data: bytes) -> tuple[list[dict[str, object]], list[str]]:
+    """The control server's answers to ``data`` (request lines), with an echoing handler,
+    and what it logged with a traceback."""
+    import asyncio
+    import json
+    import logging
+
+    from signwire.control.socket import MAX_LINE, ControlServer
+
+    out = bytearray()
+
+    class Writer:
+        def write(self, chunk: bytes) -> None:
+            out.extend(chunk)
+
+        async def drain(self) -> None:
+            return None
+
+        def close(self) -> None:
+            return None
+
+    failed: list[str] = []
+
+    class Failures(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.exc_info:
+                failed.append(record.getMessage())
+
+    server = ControlServer(
+        Path("/nonexistent/control.sock"), lambda request: {"ok": True, "echo": request}
+    )
+
+    async def talk() -> None:
+        reader = asyncio.StreamReader(limit=MAX_LINE)
+        reader.feed_data(data)
+        reader.feed_eof()
+        await server._client(reader, Writer())  # type: ignore[arg-type]
+
+    handler = Failures()
+    log = logging.getLogger("signwire")
+    log.addHandler(handler)
+    try:
+        asyncio.run(talk())
+    finally:
+        log.removeHandler(handler)
+    return [json.loads(line) for line in bytes(out).splitlines()], failed
+
+
+def test_control_request_nested_too_deep_is_a_bad_request() -> None:
+    # json.loads raised RecursionError: answered "failed: maximum recursion depth exceeded"
+    # and logged with a traceback as a handler bug, instead of a bad request.
+    answers, failed = control_exchange(b"[" * 5000 + b"\n" + b'{"command": "status"}\n')
+    assert answers == [
+        {"ok": False, "error": "bad request: nested too deeply"},
+        {"ok": True, "echo": {"command": "status"}},
+    ]
+    assert failed == []

@@ -59,7 +59,12 @@ class ControlServer:
                 if not line:
                     return
                 try:
-                    request = json.loads(line)
+                    try:
+                        request = json.loads(line)
+                    except RecursionError:
+                        # JSON nested deeper than the interpreter's recursion limit ("[[[..."):
+                        # json gives up with RecursionError; it is a bad request like others.
+                        raise ValueError("nested too deeply") from None
                     if not isinstance(request, dict):
                         raise ValueError("not an object")
                     answer = self.handler(request)

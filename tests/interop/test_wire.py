@@ -25,7 +25,6 @@ import functools
 import itertools
 import json
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +44,7 @@ import dns.tsig
 import dns.zone
 import pytest
 
+from fake_primary import FakePrimary
 from interop.live_dns import Knot
 from interop.peers import (
     NET,
@@ -57,7 +57,6 @@ from interop.peers import (
     TsigKey,
     UnboundResolver,
     add_secondary,
-    free_port,
     lab_factory,
     missing,
     send_notify,
@@ -440,130 +439,12 @@ def test_sigkill_then_restart_secondaries_keep_serving_signwire_answers_at_once(
         assert s.transfers()[-1].kind == "IXFR", s.log_tail()
 
 
-class FakePrimary:
-    """A primary for what PowerDNS will not serve (it leaves names outside the zone out of its
-    AXFR, and never cuts a transfer short): SOA over UDP, AXFR/IXFR over TCP answered with the
-    whole list of RRsets as one AXFR message, TSIG checked and signed with ``key``.
-    ``truncated``: the stream stops before the closing SOA; ``sign_with``: answers signed with
-    that key instead (the same name, another secret: a forger, or a botched key change)."""
-
-    def __init__(self, address: str, key: TsigKey) -> None:
-        self.address = address
-        self.key = key
-        self.keyring = key.keyring()
-        self.port = free_port(address)
-        self.rrsets: list[dns.rrset.RRset] = []
-        self.truncated = False
-        self.sign_with: TsigKey | None = None
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind((address, self.port))
-        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.tcp.bind((address, self.port))
-        self.tcp.listen(4)
-        self.udp.settimeout(0.2)
-        self.tcp.settimeout(0.2)
-        self._stop = threading.Event()
-        self.threads = [threading.Thread(target=self._serve_udp, daemon=True),
-                        threading.Thread(target=self._serve_tcp, daemon=True)]
-        for t in self.threads:
-            t.start()
-
-    def serve(self, text: str, *, outside: str = "", truncated: bool = False,
-              sign_with: TsigKey | None = None) -> int:
-        """Serve zone ``text`` (plus ``outside``: records for names outside the zone, which a
-        zone object cannot hold); the serial."""
-        zone = dns.zone.from_text(text, ZONE, relativize=False)
-        rrsets = [dns.rrset.from_rdata_list(name, rds.ttl, list(rds))
-                  for name, rds in zone.iterate_rdatasets()]
-        for line in outside.splitlines():
-            name, ttl, rdtype, rdata = line.split(maxsplit=3)
-            rrsets.append(dns.rrset.from_text(name, int(ttl), "IN", rdtype, rdata))
-        soa = next(r for r in rrsets if r.rdtype == dns.rdatatype.SOA)
-        self.rrsets = [soa] + [r for r in rrsets if r is not soa]
-        self.truncated = truncated
-        self.sign_with = sign_with
-        return int(soa[0].serial)
-
-    def _response(self, query: dns.message.Message) -> dns.message.Message:
-        response = dns.message.make_response(query)  # signed with the query's key
-        response.flags |= dns.flags.AA
-        if self.sign_with is not None:
-            response.use_tsig(self.sign_with.keyring(), keyname=self.sign_with.name)
-        return response
-
-    def _read(self, wire: bytes) -> dns.message.Message | None:
-        try:
-            query = dns.message.from_wire(wire, keyring=self.keyring)
-        except Exception:  # a bad or missing key: no answer, as a strict primary would
-            return None
-        return query if query.had_tsig else None
-
-    def _serve_udp(self) -> None:
-        while not self._stop.is_set():
-            try:
-                wire, peer = self.udp.recvfrom(65535)
-            except (TimeoutError, OSError):
-                continue
-            query = self._read(wire)
-            if query is None or query.opcode() != dns.opcode.QUERY:
-                continue
-            response = self._response(query)
-            if query.question[0].rdtype == dns.rdatatype.SOA:
-                response.answer.append(self.rrsets[0])
-            else:
-                response.set_rcode(dns.rcode.REFUSED)
-            self.udp.sendto(response.to_wire(), peer)
-
-    def _serve_tcp(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.tcp.accept()
-            except (TimeoutError, OSError):
-                continue
-            with conn:
-                conn.settimeout(5)
-                try:
-                    length = int.from_bytes(_exactly(conn, 2), "big")
-                    query = self._read(_exactly(conn, length))
-                except OSError:
-                    continue
-                if query is None:
-                    continue
-                response = self._response(query)
-                if query.question[0].rdtype in (dns.rdatatype.AXFR, dns.rdatatype.IXFR):
-                    response.answer.extend(self.rrsets)
-                    if self.truncated:
-                        del response.answer[len(response.answer) // 2:]
-                    else:
-                        response.answer.append(self.rrsets[0])
-                else:
-                    response.answer.append(self.rrsets[0])
-                wire = response.to_wire()
-                with contextlib.suppress(OSError):
-                    conn.sendall(len(wire).to_bytes(2, "big") + wire)
-
-    def close(self) -> None:
-        self._stop.set()
-        for t in self.threads:
-            t.join(5)
-        self.udp.close()
-        self.tcp.close()
-
-
-def _exactly(conn: socket.socket, n: int) -> bytes:
-    data = b""
-    while len(data) < n:
-        chunk = conn.recv(n - len(data))
-        if not chunk:
-            raise OSError("closed")
-        data += chunk
-    return data
+FAKE_KEY = TsigKey.make()
 
 
 @pytest.fixture
 def fake_primary() -> Iterator[FakePrimary]:
-    primary = FakePrimary(NET + ".31", TsigKey.make())
+    primary = FakePrimary(NET + ".31", ZONE, FAKE_KEY.keyring(), FAKE_KEY.name)
     try:
         yield primary
     finally:
@@ -577,7 +458,7 @@ def test_broken_transfers_from_a_fake_primary_are_refused_old_version_served(
     another secret: each refused, the last good version still served and validating at both
     secondaries; then a good version goes through."""
     fake_primary.serve(zone_text(10))
-    lab = labs(primary=(fake_primary.address, fake_primary.port), key=fake_primary.key)
+    lab = labs(primary=(fake_primary.address, fake_primary.port), key=FAKE_KEY)
     serial = lab.start()
     notify_to = (lab.signwire.address, lab.signwire.port)
     broken: list[tuple[str, dict[str, Any]]] = [
@@ -585,13 +466,13 @@ def test_broken_transfers_from_a_fake_primary_are_refused_old_version_served(
          dict(outside="www.example.org. 5 A 192.0.2.66")),
         ("a transfer cut off before its closing SOA", dict(truncated=True)),
         ("answers signed with another secret",
-         dict(sign_with=TsigKey.make(fake_primary.key.name))),
+         dict(sign_with=(TsigKey.make(FAKE_KEY.name).keyring(), FAKE_KEY.name))),
     ]
     for n, (what, how) in enumerate(broken, 11):
         before = rejected_count(lab)
         new = fake_primary.serve(zone_text(n, extra=f"bad{n} A 192.0.2.{n}\n"), **how)
         answer = send_notify(notify_to, ZONE, new, source=fake_primary.address,
-                             key=fake_primary.key)
+                             key=FAKE_KEY)
         assert answer is not None and answer.rcode() == dns.rcode.NOERROR, answer
         wait_for(functools.partial(more_rejections, lab, before), 20,
                  f"signwire rejecting {what}", lab.signwire.log_tail)
@@ -600,7 +481,7 @@ def test_broken_transfers_from_a_fake_primary_are_refused_old_version_served(
         for v in lab.verdicts(f"bad{n}." + ZONE, "A"):
             assert v.rcode == "NXDOMAIN" and v.ad, v
     new = fake_primary.serve(zone_text(20, extra="good A 192.0.2.20\n"))
-    send_notify(notify_to, ZONE, new, source=fake_primary.address, key=fake_primary.key)
+    send_notify(notify_to, ZONE, new, source=fake_primary.address, key=FAKE_KEY)
     secure_within(lab, "good." + ZONE, "A", {"192.0.2.20"})
 
 

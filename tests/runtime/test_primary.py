@@ -19,7 +19,7 @@ import dns.rdatatype
 import dns.rrset
 import dns.tsigkeyring
 import pytest
-from tests.runtime.fake_primary import FakePrimary
+from tests.fake_primary import FakePrimary
 from tests.runtime.test_serve import free_port
 
 SECRET = "RFTvNORtEQ8EHFDVhcqh48B1uqKCQqPqE1NBIeCf0dE="
@@ -69,7 +69,7 @@ def short_timers(tmp_path: Path) -> Iterator[Running]:
 
 
 def run_signer(tmp_path: Path, text: str, zone_extra: str) -> Iterator[Running]:
-    primary = FakePrimary("127.0.0.1", ZONE, text, KEYRING, "xfr-key.")
+    primary = FakePrimary("127.0.0.1", ZONE, KEYRING, "xfr-key.", text)
     port = free_port()
     (tmp_path / "signwire.toml").write_text(f"""
 [server]
@@ -122,8 +122,8 @@ def test_transfer_in_notify_and_incremental_change(
 
     # A NOTIFY without the key, and one from an address that is no primary: refused.
     assert primary.notify(port, signed=False) == dns.rcode.REFUSED
-    stranger = FakePrimary("127.0.0.2", ZONE, TEXT.format(serial=99, extra=""), KEYRING,
-                           "xfr-key.")
+    stranger = FakePrimary("127.0.0.2", ZONE, KEYRING, "xfr-key.",
+                           TEXT.format(serial=99, extra=""))
     try:
         assert stranger.notify(port) == dns.rcode.REFUSED
     finally:

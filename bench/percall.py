@@ -45,10 +45,11 @@ from signwire.keystore.file_store import FileKeyStore
 from signwire.loading.zonefile import read_zonefile
 from signwire.policy import algorithms
 from signwire.policy.model import KeyRole
+from signwire.publication.zonetext import TextCache, render
 from signwire.signing import full
+from signwire.signing.context import SignFns, Unit, load_signers
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import DAY, Nsec3Params, SigningOptions
-from signwire.signing.render import SignFns, TextCache, Unit, load_signers, render
 from signwire.zones import names
 from signwire.zones.snapshot import build
 

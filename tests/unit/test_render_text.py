@@ -8,9 +8,9 @@ import dns.name
 from hypothesis import given
 from hypothesis import strategies as st
 
+from signwire.publication.zonetext import TextCache
 from signwire.signing import rrsig
 from signwire.signing.bitmap import type_bitmap
-from signwire.signing.render import TextCache
 from signwire.zones import names, rdata
 from signwire.zones.rrtypes import NS, NSEC, NSEC3
 

@@ -24,11 +24,12 @@ from signwire.keystore.model import ZoneKey
 from signwire.loading.zonefile import read_zonefile
 from signwire.policy import algorithms
 from signwire.policy.model import KeyRole
+from signwire.publication.zonetext import render
 from signwire.signing import full
+from signwire.signing.context import load_signers
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.nsec3 import nsec3_hash
 from signwire.signing.options import Nsec3Params, SigningOptions
-from signwire.signing.render import load_signers, render
 from signwire.zones import names
 from signwire.zones.kinds import NameKind
 from signwire.zones.snapshot import build

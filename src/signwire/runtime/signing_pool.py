@@ -31,8 +31,9 @@ from multiprocessing.connection import Connection, wait
 from typing import IO, TextIO
 
 from signwire.errors import SigningError
+from signwire.publication.zonetext import TextCache, render
+from signwire.signing.context import load_signers
 from signwire.signing.full import SigningPlan
-from signwire.signing.render import TextCache, load_signers, render
 
 CHUNK = 2000
 # Below this many names the fork costs more than it saves.

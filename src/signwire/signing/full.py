@@ -3,7 +3,8 @@
 The plan is pure data: every owner name in canonical order with every record it will publish
 (apex records replaced, NSEC or NSEC3 added, NSEC3 owners merged into canonical order), plus
 the context a worker needs to sign and render them. Producing the RRSIGs and text is
-:mod:`signwire.signing.render`'s job, run in parallel by :mod:`signwire.runtime.signing_pool`.
+:mod:`signwire.signing.context` (signatures) and :mod:`signwire.publication.zonetext` (text),
+run in parallel by :mod:`signwire.runtime.signing_pool`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dns.dnssectypes import Algorithm
 from signwire.errors import SigningError, ZoneDataError
 from signwire.signing import nsec, nsec3
 from signwire.signing.apex import apex_records, denial_ttl
+from signwire.signing.context import KeyUse, RenderContext, Unit
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
-from signwire.signing.render import KeyUse, RenderContext, Unit
 from signwire.signing.rrsig import SigTiming
 from signwire.zones.names import to_text
 from signwire.zones.rrtypes import CDNSKEY, CDS, DNSKEY, NSEC3PARAM, SOA

@@ -44,11 +44,11 @@ from collections.abc import Iterable, Sequence
 from signwire.errors import SigningError
 from signwire.signing.apex import apex_records, denial_ttl
 from signwire.signing.bitmap import type_bitmap
+from signwire.signing.context import SignFns, load_signers
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.nsec import chain_types
 from signwire.signing.nsec3 import FLAG_OPT_OUT, SHA1, hash_label, nsec3_hash
 from signwire.signing.options import Nsec3Params, SigningOptions
-from signwire.signing.render import SignFns, load_signers
 from signwire.signing.schedule import covered
 from signwire.signing.versioned import (
     RrsetSigner,

@@ -16,10 +16,10 @@ other change, so secondaries pick it up by IXFR.
 from __future__ import annotations
 
 from signwire.policy.model import Policy
+from signwire.signing.context import SignFns
 from signwire.signing.incremental import RRsetKey, resign
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
-from signwire.signing.render import SignFns
 from signwire.signing.schedule import covered, expiration
 from signwire.signing.versioned import Signed
 from signwire.zones.diff import Diff

@@ -2,7 +2,8 @@
 
 :func:`sign_full` runs the same plan as ``signwire sign`` (:func:`signwire.signing.full.plan`:
 apex records, serial, NSEC or NSEC3 chain) and signs each planned RRset with the same keys,
-times and rules as :mod:`signwire.signing.render`, but keeps the result as records: the signed
+times and rules (:mod:`signwire.signing.context`) as the text output
+(:mod:`signwire.publication.zonetext`), but keeps the result as records: the signed
 version a server answers from and an incremental step starts from. With Ed25519 (deterministic
 signatures) both paths give the same records, byte for byte; a test holds them to that.
 
@@ -23,18 +24,24 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from signwire.signing import full, rrsig
+from signwire.signing.context import (
+    KeyUse,
+    RenderContext,
+    SignFns,
+    Unit,
+    is_signed,
+    load_signers,
+    uses_key_keys,
+)
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
-from signwire.signing.render import KeyUse, RenderContext, SignFns, Unit, load_signers
 from signwire.signing.schedule import Schedule, earliest_expiration
 from signwire.zones.kinds import NameKind
 from signwire.zones.names import lower, rrsig_labels
 from signwire.zones.records import ParsedZone, Record
-from signwire.zones.rrtypes import DS, KEY_SIGNED_TYPES, NSEC, NSEC3, RRSIG
+from signwire.zones.rrtypes import RRSIG
 from signwire.zones.snapshot import ZoneSnapshot, build
 from signwire.zones.version import RR, ZoneVersion, decode_node
-
-_SIGNED_AT_DELEGATION = frozenset({DS, NSEC, NSEC3})
 
 
 def default_refresh(options: SigningOptions) -> int:
@@ -85,7 +92,7 @@ def signing_context(
 
 class RrsetSigner:
     """Makes RRSIG RDATA for RRsets with one run's keys and times, by the rules of
-    :func:`signwire.signing.render.render`, and counts what it made."""
+    the text output (:func:`signwire.signing.context.is_signed`), and counts what it made."""
 
     def __init__(self, ctx: RenderContext, sign_fns: SignFns) -> None:
         self.ctx = ctx
@@ -94,12 +101,7 @@ class RrsetSigner:
         self.signer_lower = lower(ctx.origin)
         self.made = 0
 
-    @staticmethod
-    def signs(kind: NameKind, rdtype: int) -> bool:
-        """Whether an RRset of this type at a name of this kind carries signatures."""
-        if kind is NameKind.OCCLUDED:
-            return False
-        return kind is not NameKind.DELEGATION or rdtype in _SIGNED_AT_DELEGATION
+    signs = staticmethod(is_signed)
 
     def sign(
         self, owner: bytes, kind: NameKind, rdtype: int, ttl: int, rdatas: Sequence[bytes]
@@ -108,7 +110,7 @@ class RrsetSigner:
         if not self.signs(kind, rdtype):
             return []
         keys: list[tuple[int, int, Callable[[bytes], bytes]]]
-        if kind is NameKind.APEX and rdtype in KEY_SIGNED_TYPES:
+        if uses_key_keys(kind, rdtype):
             keys, timing = self.key_keys, self.ctx.key_timing
         else:
             keys, timing = self.zone_keys, self.ctx.timing

@@ -1,55 +1,35 @@
-"""Turning planned names into signed zone-file text: the CPU-bound part that runs in workers.
+"""Zone-file text: a signed zone's records in presentation format, one per line.
 
-A *unit* is one owner name with all the records it will publish (input records plus the NSEC or
-NSEC3 and apex records the plan added). :func:`render` signs what must be signed and writes the
-presentation format, so worker processes return finished text and the main process only has to
-write it out in order.
+Zone out has three forms, all in this package: the answers of the authoritative server
+(:mod:`~signwire.publication.responder`: AXFR, IXFR and queries, in wire form), the journal of
+signed diffs (:mod:`~signwire.publication.journal`), and the text here, which ``signwire sign``
+writes and :mod:`~signwire.publication.zonefile` puts in place atomically.
+
+:func:`render` turns a range of the signing plan's units (one owner name with every record it
+will publish) into text with their RRSIGs. It runs in the signing workers
+(:mod:`signwire.runtime.signing_pool`), so the main process only copies finished text. The
+signatures come from :class:`signwire.signing.context.SignatureBatch`, which decides which
+RRsets are signed and by which keys and makes every RRSIG of a range in one tight loop after the
+text work; this module only writes. :func:`version_text` is the text of a signed zone version.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from signwire.keystore import signers
-from signwire.keystore.model import SignerSpec
 from signwire.signing import rrsig
+from signwire.signing.context import RenderContext, SignatureBatch, SignFns, Unit
 from signwire.zones import base32hex, rrtypes
 from signwire.zones import rdata as rdata_codec
 from signwire.zones.kinds import NameKind
-from signwire.zones.names import ROOT, lower, rrsig_labels, to_text
+from signwire.zones.names import ROOT, to_text
 from signwire.zones.records import Record
-from signwire.zones.rrtypes import DS, KEY_SIGNED_TYPES, NSEC, NSEC3, SOA
+from signwire.zones.rrtypes import NSEC, NSEC3, SOA
+from signwire.zones.version import ZoneVersion
 
-Unit = tuple[bytes, NameKind, list[Record]]
-
-_SIGNED_AT_DELEGATION = frozenset({DS, NSEC, NSEC3})
 # A label written as is in presentation format (names.to_text escapes anything else).
 _PLAIN_LABEL = re.compile(rb"[A-Za-z0-9_*-]+")
-
-
-@dataclass(frozen=True, slots=True)
-class KeyUse:
-    algorithm: int
-    key_tag: int
-    signer: SignerSpec
-
-
-@dataclass(frozen=True, slots=True)
-class RenderContext:
-    origin: bytes
-    zone_keys: tuple[KeyUse, ...]  # sign ordinary data (ZSK, CSK)
-    key_keys: tuple[KeyUse, ...]  # sign DNSKEY, CDS, CDNSKEY (KSK, CSK)
-    timing: rrsig.SigTiming
-    key_timing: rrsig.SigTiming  # for DNSKEY, CDS and CDNSKEY (a policy may differ there)
-
-
-SignFns = dict[SignerSpec, Callable[[bytes], bytes]]
-
-
-def load_signers(ctx: RenderContext) -> SignFns:
-    return {k.signer: signers.load_signer(k.signer) for k in (*ctx.zone_keys, *ctx.key_keys)}
 
 
 def _type_order(rec: Record) -> tuple[bool, int]:
@@ -144,27 +124,26 @@ def render(
     sign_fns: SignFns,
     cache: TextCache | None = None,
 ) -> tuple[str, int]:
-    """Zone-file text for ``units`` and the number of RRSIGs made.
+    """Zone-file text for ``units``, signed, and the number of RRSIGs made.
 
     Pass the same ``cache`` for every chunk a process renders: a TLD's name servers repeat
     across the whole zone, not within a chunk."""
     out: list[str] = []
     emit = out.append
-    pending: list[tuple[int, Callable[[bytes], bytes], bytes]] = []
-    signer_lower = lower(ctx.origin)
+    batch = SignatureBatch(ctx, sign_fns)
+    ask = batch.add
+    slots: list[int] = []  # where each RRSIG line waits for its signature, in batch order
+    slot = slots.append
     signer_text = to_text(ctx.origin)
-    inception = ctx.timing.inception
-    inception_text = rrsig.time_text(inception)
-    zone_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.zone_keys]
-    key_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.key_keys]
+    inception_text = rrsig.time_text(batch.inception)
+    time_text = rrsig.time_text
     if cache is None:
         cache = TextCache()
     data_text = cache.data
     type_name = rdata_codec.type_to_text  # TYPEnnn where some parser would not know the name
 
     for _key, kind, recs in units:
-        owner = recs[0][0]
-        owner_text = cache.owner(owner)
+        owner_text = cache.owner(recs[0][0])
         if kind is NameKind.APEX:
             recs = sorted(recs, key=_type_order)
         # Elsewhere the records come grouped by type already (the snapshot sorted them and
@@ -181,36 +160,28 @@ def render(
             prefix = f"{owner_text}\t{ttl}\tIN\t{tname}\t"
             for k in range(i, j):
                 emit(prefix + data_text(rdtype, recs[k][3]) + "\n")
-
-            if kind is NameKind.OCCLUDED or (
-                kind is NameKind.DELEGATION and rdtype not in _SIGNED_AT_DELEGATION
-            ):
-                keys = None
-            elif kind is NameKind.APEX and rdtype in KEY_SIGNED_TYPES:
-                keys = key_keys
-                timing = ctx.key_timing
-            else:
-                keys = zone_keys
-                timing = ctx.timing
-            if keys:
-                owner_lower = lower(owner)
-                labels = rrsig_labels(owner)
-                data = rrsig.rrset_data(owner_lower, rdtype, ttl, [recs[k][3] for k in range(i, j)])
-                expiration = timing.expiration_for(owner_lower, rdtype)
+            signed = ask(kind, recs, i, j)
+            if signed is not None:
+                labels, expiration, keys = signed
                 sig_prefix = (
                     f"{owner_text}\t{ttl}\tIN\tRRSIG\t{tname} {{}} {labels} {ttl} "
-                    f"{rrsig.time_text(expiration)} {inception_text} {{}} {signer_text} "
+                    f"{time_text(expiration)} {inception_text} {{}} {signer_text} "
                 )
-                for algorithm, key_tag, sign_fn in keys:
-                    fields = rrsig.sig_fields(
-                        rdtype, algorithm, labels, ttl, expiration, inception, key_tag, signer_lower
-                    )
-                    pending.append((len(out), sign_fn, fields + data))
+                for algorithm, key_tag in keys:
+                    slot(len(out))
                     emit(sig_prefix.format(algorithm, key_tag))
             i = j
-    # Sign in one tight loop after the text work, not in between: interleaved with it, the
-    # Python work evicts OpenSSL's precomputed tables from the CPU caches (measured below).
     b64 = rrsig.b64
-    for index, sign_fn, data in pending:
-        out[index] += b64(sign_fn(data)) + "\n"
-    return "".join(out), len(pending)
+    signatures = batch.sign()
+    for index, signature in zip(slots, signatures, strict=True):
+        out[index] += b64(signature) + "\n"
+    return "".join(out), len(signatures)
+
+
+def version_text(version: ZoneVersion) -> str:
+    """A zone version as zone-file text, one record per line in the version's order."""
+    return "".join(
+        f"{to_text(owner)} {ttl} IN {rdata_codec.type_to_text(rdtype)} "
+        f"{rdata_codec.to_text(rdtype, rd)}\n"
+        for owner, rdtype, ttl, rd in version.records()
+    )

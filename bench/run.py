@@ -9,6 +9,11 @@ ceiling: ``openssl speed ecdsap256`` signatures per second per core, times the c
     python bench/run.py --zone tld.zone --origin tld. [--nsec3 [--opt-out]]
         [--tools signwire,ldns,bind,knot] [--repeat 1] [--verify] [--keep]
 
+The ``signwire`` row signs with ``--no-verify`` (what its figures always measured);
+``signwire-verify`` is the default ``signwire sign``, which verifies its output before renaming
+it into place, as ``bind`` is dnssec-signzone with its verification and ``bind-noverify``
+without.
+
 A tool that is missing or fails is reported as such; the others still run.
 See bench/README.md for what each column means and the exact command lines.
 """

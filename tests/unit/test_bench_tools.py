@@ -81,3 +81,13 @@ def test_signwire_signs_with_one_expiry_thirty_days_on(
     assert expirations == {started + tools.VALIDITY_S}, [
         time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e)) for e in sorted(expirations)
     ]
+
+
+def test_signwire_row_signs_without_verification(tools: ModuleType, tmp_path: Path) -> None:
+    """The ``signwire`` row keeps measuring what its older figures measured (no verification);
+    ``signwire-verify`` is the default command, with it."""
+    setup = _setup(tools, tmp_path)
+    plain = tools.PREPARE["signwire"](setup, tmp_path, [])
+    verifying = tools.PREPARE["signwire-verify"](setup, tmp_path, [])
+    assert "--no-verify" in plain.argv and "--no-verify" not in verifying.argv
+    assert plain.output != verifying.output

@@ -283,6 +283,23 @@ def test_keys_made_by_a_killed_run_are_set_aside(d, signwire):
     assert orphan.key_tag not in published(d / "z.signed")[1]
 
 
+def test_half_written_key_of_a_killed_run_is_set_aside(d, signwire):
+    """SIGKILL between writing a new key's .private and its .key (or between moving an old
+    key's two files) leaves a lone .private: the store never reads it, so only tidying at the
+    next start can take it out of the zone's key folder (found by the SIGKILL walk)."""
+    code, _, err = signwire(*sign_args(d))
+    assert code == 0, err
+    folder = d / "state" / "keys" / "example.test"
+    half = FileKeyStore(folder).create(names.from_text(ORIGIN, None), 15, KeyRole.ZSK, NOW)
+    key_file = next(folder.glob(f"K*+{half.key_tag:05d}.key"))
+    key_file.unlink()
+    code, _, err = signwire(*sign_args(d, NOW + 60))
+    assert code == 0, err
+    assert "has no .key file" in err
+    assert not list(folder.glob(f"K*+{half.key_tag:05d}.private"))
+    assert list((folder / "unrecorded").glob(f"K*+{half.key_tag:05d}.private"))
+
+
 # --- one writer --------------------------------------------------------------------------------
 
 

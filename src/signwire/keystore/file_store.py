@@ -91,6 +91,38 @@ class FileKeyStore:
         operator knows better (a state restored from a backup older than the key)."""
         return str(self._move(key, "unrecorded"))
 
+    def set_aside_incomplete(self, origin: bytes) -> list[str]:
+        """Move private key files that have no ``.key`` beside them to ``unrecorded/``.
+
+        A run killed between writing a new key's two files (or between moving an old key's
+        two files away) leaves one. The store reads keys through their ``.key`` file, so such a
+        key was never used nor published; it is kept, not deleted, like any unrecorded key."""
+        zone = names.lower(origin)
+        if not self.directory.is_dir():
+            return []
+        out = []
+        for private_path in sorted(self.directory.glob("K*.private")):
+            stem = bindfile.parse_file_stem(private_path.name)
+            if stem is None or private_path.with_suffix(".key").exists():
+                continue
+            try:
+                if names.lower(names.from_text(stem[0], None)) != zone:
+                    continue
+            except ValueError:
+                continue
+            target = self.directory / "unrecorded"
+            try:
+                target.mkdir(mode=0o700, exist_ok=True)
+                os.replace(private_path, target / private_path.name)
+                self._sync_directory()
+            except OSError as exc:
+                raise KeyStoreError(f"{private_path}: cannot move: {exc}") from None
+            out.append(
+                f"warning: {private_path.name} has no .key file (a run was stopped while "
+                f"writing or moving that key; it was never published); moved to {target}"
+            )
+        return out
+
     def _move(self, key: ZoneKey, folder: str) -> Path:
         stem = bindfile.file_stem(key.origin, key.algorithm, key.key_tag)
         target = self.directory / folder

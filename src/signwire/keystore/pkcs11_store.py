@@ -441,6 +441,10 @@ class Pkcs11KeyStore:
         """A key no record of which can be cached any more leaves the token."""
         self.destroy(key)
 
+    def set_aside_incomplete(self, origin: bytes) -> list[str]:
+        """Nothing to do: the token makes a key pair in one call (C_GenerateKeyPair)."""
+        return []
+
     def set_aside(self, key: ZoneKey) -> str:
         """Keys on a token are not moved or destroyed behind the operator's back: an
         unrecorded one stays where it is (unused; every run reports it)."""

@@ -31,6 +31,10 @@ class KeyStore(Protocol):
         """Take the key out of service for good (no record of it can be cached any more)."""
         ...
 
+    def set_aside_incomplete(self, origin: bytes) -> list[str]:
+        """Take out half-written keys a killed run left (never usable); what was done."""
+        ...
+
     def set_aside(self, key: ZoneKey) -> str:
         """Take a key that no state records out of the zone's keys, without destroying it
         (an interrupted run made it and never published it); returns where it went."""

@@ -264,7 +264,7 @@ def tidy_key_store(state: StateStore, origin: bytes, store: KeyStore) -> list[st
     zone = zone_name(origin)
     current = {(k.algorithm, k.tag) for k in state.key_states(zone)}
     recorded = state.recorded_keys(zone)
-    out = []
+    out = store.set_aside_incomplete(origin)
     for key in store.keys_for(origin):
         ident = (key.algorithm, key.key_tag)
         if ident in current:

@@ -7,7 +7,8 @@ checks TSIG (an unsigned or badly signed query is refused) and signs its answers
 NOTIFY. What it serves can be broken on purpose: ``inject`` adds RRsets to every transfer as
 they are (names outside the zone, CNAME beside data), ``truncated`` stops the stream before the
 closing SOA, ``sign_with`` signs the answers with another key (a forger, or a botched key
-change). ``queries`` records what was asked: "SOA", "AXFR", "IXFR", or "REFUSED".
+change). ``queries`` records what was asked: "SOA", "AXFR", "IXFR", or "REFUSED", and
+``peers`` the address each query came from.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class FakePrimary:
         if text is not None:
             self.set_zone(text)
         self.queries: list[str] = []
+        self.peers: list[str] = []
         self.inject: list[dns.rrset.RRset] = []
         self.truncated = False
         self.sign_with: tuple[Keyring, dns.name.Name] | None = None
@@ -111,6 +113,7 @@ class FakePrimary:
                 wire, peer = self.udp.recvfrom(65535)
             except (TimeoutError, OSError):
                 continue
+            self.peers.append(peer[0])
             query = self._read(wire)
             if query is None or query.opcode() != dns.opcode.QUERY:
                 continue
@@ -141,9 +144,10 @@ class FakePrimary:
     def _serve_tcp(self) -> None:
         while not self._stop.is_set():
             try:
-                conn, _ = self.tcp.accept()
+                conn, peer = self.tcp.accept()
             except (TimeoutError, OSError):
                 continue
+            self.peers.append(peer[0])
             with conn:
                 conn.settimeout(5)
                 try:

@@ -35,10 +35,10 @@ www  IN A   192.0.2.80
 """
 
 
-def ask(port: int, name: str, rdtype: str) -> dns.message.Message:
+def ask(port: int, name: str, rdtype: str, where: str = "127.0.0.1") -> dns.message.Message:
     q = dns.message.make_query(name, rdtype, want_dnssec=True)
     q.flags &= ~dns.flags.RD
-    return dns.query.udp(q, "127.0.0.1", port=port, timeout=3)
+    return dns.query.udp(q, where, port=port, timeout=3)
 
 
 def wait_until(check: object, timeout: float = 30.0) -> bool:
@@ -68,12 +68,13 @@ def short_timers(tmp_path: Path) -> Iterator[Running]:
     yield from run_signer(tmp_path, text, "min-refresh = 1\nmin-retry = 1\nmin-expire = 1\n")
 
 
-def run_signer(tmp_path: Path, text: str, zone_extra: str) -> Iterator[Running]:
+def run_signer(tmp_path: Path, text: str, zone_extra: str,
+               listen: str = "127.0.0.1") -> Iterator[Running]:
     primary = FakePrimary("127.0.0.1", ZONE, KEYRING, "xfr-key.", text)
-    port = free_port()
+    port = free_port(listen)
     (tmp_path / "signwire.toml").write_text(f"""
 [server]
-listen = ["127.0.0.1:{port}"]
+listen = ["{listen}:{port}"]
 state = "state"
 
 [tsig.xfr-key]
@@ -108,6 +109,16 @@ allow-transfer = ["any-loopback"]
                 proc.kill()
                 proc.wait()
         primary.close()
+
+
+def test_queries_and_transfers_leave_from_the_listen_address(tmp_path: Path) -> None:
+    """A primary's ACL knows the signer by the address it listens on; the kernel would pick
+    127.0.0.1 to reach a primary on 127.0.0.1, whatever signwire listens on."""
+    for port, primary, _proc, log in run_signer(
+            tmp_path, TEXT.format(serial=10, extra=""), "", listen="127.0.0.9"):
+        assert wait_until(lambda: ask(port, ZONE, "SOA", "127.0.0.9").answer), log.read_text()
+        assert "AXFR" in primary.queries
+        assert primary.peers and set(primary.peers) == {"127.0.0.9"}, primary.peers
 
 
 def test_transfer_in_notify_and_incremental_change(

@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import hashlib
 import heapq
+import ipaddress
 import logging
 import os
 import secrets
@@ -558,10 +559,22 @@ class Daemon:
             zr.serving = True
             self._serve(zr)
 
+    def _source(self, peer: str) -> str | None:
+        """The address to reach ``peer`` from: our first listen address of its family, unless
+        that is a wildcard (then the kernel chooses). Primaries allow the signer by the address
+        they know it by, which is the one it listens on."""
+        v6 = ":" in peer
+        for e in self.config.server.listen:
+            if (":" in e.address) == v6:
+                return None if ipaddress.ip_address(e.address).is_unspecified else e.address
+        return None
+
     async def _query_soa(self, zr: ZoneRuntime, primary: refresh.Primary) -> None:
         event: refresh.SoaAnswer | refresh.SoaFailed
         try:
-            serial, timers = await soa_query(primary, zr.origin, zr.primary_key, 5.0, self.clock)
+            serial, timers = await soa_query(
+                primary, zr.origin, zr.primary_key, 5.0, self.clock, self._source(primary.address)
+            )
             event = refresh.SoaAnswer(primary, serial, timers)
         except QueryError as e:
             event = refresh.SoaFailed(primary, str(e))
@@ -576,7 +589,8 @@ class Daemon:
         kind = "AXFR" if from_serial is None else f"IXFR from {from_serial}"
         try:
             result = await transfer(
-                primary, zr.origin, from_serial, zr.primary_key, 600.0, self.clock
+                primary, zr.origin, from_serial, zr.primary_key, 600.0, self.clock,
+                self._source(primary.address),
             )
             if isinstance(result, UpToDate):
                 timers = (
@@ -1148,10 +1162,11 @@ class Daemon:
                 restored[zc.name] = self._restore(zr)
             self.server = DnsServer(self.config.server.listen, self.handle_message)
             await self.server.start()
-            v4 = next(
-                (e.address for e in self.config.server.listen if ":" not in e.address), "0.0.0.0"
+            self.notifier = NotifySender(
+                self._notify_answer,
+                source4=self._source("0.0.0.0") or "0.0.0.0",
+                source6=self._source("::") or "::",
             )
-            self.notifier = NotifySender(self._notify_answer, source4=v4)
             self.control = ControlServer(self.config.server.control, self.command)
             await self.control.start()
             for sig in (signal.SIGTERM, signal.SIGINT):

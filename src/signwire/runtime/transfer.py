@@ -1,5 +1,9 @@
 """Transfers in over the network: the SOA query (UDP, TCP when truncated) and AXFR/IXFR over
-TCP, moving bytes for the sans-I/O :class:`~signwire.loading.xfr_in.XfrClient`."""
+TCP, moving bytes for the sans-I/O :class:`~signwire.loading.xfr_in.XfrClient`.
+
+Both leave from ``source`` when one is given (the daemon passes its own listen address of the
+primary's family): a primary's ACL names the signer by the address it knows, and on a host with
+several addresses the one the kernel would pick is not necessarily that one."""
 
 from __future__ import annotations
 
@@ -34,9 +38,13 @@ class _Udp(asyncio.DatagramProtocol):
         self.answers.put_nowait(data)
 
 
+def _local(source: str | None) -> tuple[str, int] | None:
+    return None if source is None else (source, 0)
+
+
 async def soa_query(
     primary: Primary, origin: bytes, key: dns.tsig.Key | None, timeout: float,
-    clock: Callable[[], int],
+    clock: Callable[[], int], source: str | None = None,
 ) -> tuple[int, SoaTimers]:
     """The primary's SOA serial and timers, asked over UDP (again over TCP when truncated)."""
     zone = dns.name.from_wire(origin, 0)[0]
@@ -53,7 +61,7 @@ async def soa_query(
     try:
         async with asyncio.timeout(timeout):
             transport, proto = await loop.create_datagram_endpoint(
-                _Udp, remote_addr=(primary.address, primary.port))
+                _Udp, remote_addr=(primary.address, primary.port), local_addr=_local(source))
             try:
                 for _ in range(3):  # a datagram can be lost; resend within the timeout
                     transport.sendto(wire)
@@ -68,7 +76,7 @@ async def soa_query(
             if answer is None:
                 raise TimeoutError
             if len(answer) >= 4 and answer[2] & 0x02:  # TC: ask again over TCP
-                answer = await _tcp_exchange(primary, wire)
+                answer = await _tcp_exchange(primary, wire, source)
     except TimeoutError:
         raise QueryError(f"no answer within {timeout:g} s") from None
     except OSError as e:
@@ -89,8 +97,9 @@ async def soa_query(
     raise QueryError("no SOA in the answer")
 
 
-async def _tcp_exchange(primary: Primary, wire: bytes) -> bytes:
-    reader, writer = await asyncio.open_connection(primary.address, primary.port)
+async def _tcp_exchange(primary: Primary, wire: bytes, source: str | None) -> bytes:
+    reader, writer = await asyncio.open_connection(
+        primary.address, primary.port, local_addr=_local(source))
     try:
         writer.write(struct.pack("!H", len(wire)) + wire)
         await writer.drain()
@@ -102,7 +111,7 @@ async def _tcp_exchange(primary: Primary, wire: bytes) -> bytes:
 
 async def transfer(
     primary: Primary, origin: bytes, from_serial: int | None, key: dns.tsig.Key | None,
-    timeout: float, clock: Callable[[], int],
+    timeout: float, clock: Callable[[], int], source: str | None = None,
 ) -> Result:
     """AXFR (``from_serial`` None) or IXFR over TCP; TransferError or QueryError when it
     fails."""
@@ -112,7 +121,8 @@ async def transfer(
     framer = TcpFramer()
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(primary.address, primary.port)
+            reader, writer = await asyncio.open_connection(
+                primary.address, primary.port, local_addr=_local(source))
             try:
                 writer.write(struct.pack("!H", len(query.wire)) + query.wire)
                 await writer.drain()

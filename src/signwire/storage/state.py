@@ -28,12 +28,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from signwire.errors import SignwireError
 from signwire.keys.keystate import KeyState
 from signwire.storage.files import check_private_directory
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,6 +85,12 @@ CREATE TABLE IF NOT EXISTS key_history (
     recorded_at INTEGER NOT NULL,
     retired_at INTEGER,
     PRIMARY KEY (zone, algorithm, tag)
+);
+CREATE TABLE IF NOT EXISTS added_zones (
+    -- zones added at run time (`signwire zone add`), served again after a restart
+    name TEXT PRIMARY KEY,          -- presentation format, lowercase, with the trailing dot
+    config TEXT NOT NULL,           -- the zone's [[zone]] table as JSON (absolute paths)
+    added_at INTEGER NOT NULL
 );
 """
 
@@ -190,7 +197,14 @@ class StateStore:
         return (str(row[0]),) if row else None
 
     def _upgrade(self) -> None:
-        """Schema 1 → 2: the history starts with the keys the state holds now."""
+        """Schema 1 → 2: the history starts with the keys the state holds now. 2 → 3: the
+        table of zones added at run time, made empty by the schema script itself."""
+        (found,) = self._schema_row() or ("1",)
+        if int(found) < 2:
+            self._history_from_keys()
+        self.db.execute("UPDATE meta SET value=? WHERE name='schema'", (str(SCHEMA_VERSION),))
+
+    def _history_from_keys(self) -> None:
         for zone, state in self.db.execute("SELECT zone, state FROM keys").fetchall():
             key = KeyState.from_dict(json.loads(state))
             if key.tag is not None:
@@ -198,7 +212,6 @@ class StateStore:
                     "INSERT OR IGNORE INTO key_history VALUES (?, ?, ?, ?, ?, NULL)",
                     (zone, key.algorithm, key.tag, key.key_id, key.created_at or 0),
                 )
-        self.db.execute("UPDATE meta SET value=? WHERE name='schema'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         """Fold the write-ahead log into ``state.sqlite`` and close: after this the one file
@@ -377,3 +390,44 @@ class StateStore:
     def add_log(self, zone: str, at: int, message: str) -> None:
         with self.transaction() as db:
             db.execute("INSERT INTO log (zone, at, message) VALUES (?, ?, ?)", (zone, at, message))
+
+    # --- zones added at run time ----------------------------------------------------------
+
+    def added_zones(self) -> list[tuple[str, dict[str, Any], int]]:
+        """(name, [[zone]] table, added at) of each zone added at run time, by name."""
+        rows = self.db.execute(
+            "SELECT name, config, added_at FROM added_zones ORDER BY name"
+        ).fetchall()
+        return [(str(n), dict(json.loads(c)), int(t)) for n, c, t in rows]
+
+    def add_zone(self, name: str, table: dict[str, Any], at: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO added_zones (name, config, added_at) VALUES (?, ?, ?)",
+                (name, json.dumps(table, sort_keys=True), at),
+            )
+            db.execute(
+                "INSERT INTO log (zone, at, message) VALUES (?, ?, ?)",
+                (name, at, "added at run time"),
+            )
+
+    def remove_added_zone(self, name: str, at: int, *, forget: bool = False) -> bool:
+        """Drop an added zone (False: it was not one). ``forget``: its key states and pending
+        reports go too (the key files are the caller's: retire them first); the key history
+        stays, so keys of this zone found later are known as once recorded."""
+        with self.transaction() as db:
+            gone = db.execute("DELETE FROM added_zones WHERE name=?", (name,)).rowcount
+            if gone and forget:
+                db.execute("DELETE FROM keys WHERE zone=?", (name,))
+                db.execute("DELETE FROM pending WHERE zone=?", (name,))
+                db.execute("DELETE FROM zones WHERE name=?", (name,))
+                db.execute(
+                    "UPDATE key_history SET retired_at=? WHERE zone=? AND retired_at IS NULL",
+                    (at, name),
+                )
+            if gone:
+                db.execute(
+                    "INSERT INTO log (zone, at, message) VALUES (?, ?, ?)",
+                    (name, at, "removed" + (", keys forgotten" if forget else "")),
+                )
+        return bool(gone)

@@ -74,6 +74,10 @@ class ZoneConfig:
     min_refresh: int = 60
     min_retry: int = 10
     min_expire: int = 3600
+    # A command (argument vector, no shell) run after each new version is served and written;
+    # the zone's own or the [server] default; () for none.
+    on_publish: tuple[str, ...] = ()
+    on_publish_timeout: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,10 @@ class ServerConfig:
     listen: tuple[Endpoint, ...]
     state: Path
     control: Path
+    on_publish: tuple[str, ...] = ()  # the zones' default
+    on_publish_timeout: float = 60.0
+    metrics: Endpoint | None = None  # where /metrics is served (Prometheus); None: off
+    log_format: str = "text"  # or "json": one object per line
 
 
 @dataclass(frozen=True, slots=True)

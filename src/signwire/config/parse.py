@@ -7,6 +7,12 @@ are taken from the file's folder)::
     listen = ["127.0.0.1:5353", "[::1]:5353"]  # UDP and TCP on each; default ["127.0.0.1:53"]
     state = "state"                 # state directory: keys, key states, signed versions, lock
     control = "state/control.sock"  # the local control socket (mode 0600); this is the default
+    # metrics = "127.0.0.1:9153"    # serve Prometheus metrics at http://ADDRESS/metrics (off
+                                    # unless set; port 9153 when left out)
+    log-format = "text"             # or "json": one JSON object per line on stderr
+                                    # (`signwire serve --log-format` wins over this)
+    # on-publish = ["/usr/local/bin/published"]  # the zones' default on-publish (below)
+    on-publish-timeout = 60         # seconds before an on-publish command is killed
 
     [tsig.xfr-key]                  # a TSIG key; the table's name is the key's name
     algorithm = "hmac-sha256"       # hmac-sha224/256/384/512 (default hmac-sha256)
@@ -38,6 +44,10 @@ are taken from the file's folder)::
     min-refresh = 60                # lower bounds on the primary's SOA refresh, retry and
     min-retry = 10                  # expire timers, in seconds (defaults shown); lower them
     min-expire = 3600               # only to watch expiry in a lab
+    # on-publish = ["/usr/local/bin/push", "--fast"]  # run after each new version is served
+                                    # (and written to output): an argument list, never a shell
+                                    # string; [] turns the [server] default off for this zone
+    # on-publish-timeout = 60
 
 Running it (the daemon stays in the foreground and logs one line per event to stderr)::
 
@@ -45,6 +55,30 @@ Running it (the daemon stays in the foreground and logs one line per event to st
     signwire status --config signwire.toml [--json]
     signwire zone list --config signwire.toml
     signwire zone reload|retransfer|notify|resign example.com. --config signwire.toml
+    signwire zone add example.net. --primaries hidden-primary --notify bind-secondaries \
+        --allow-transfer secondaries --config signwire.toml   # or --file PATH; --policy P
+    signwire zone remove example.net. [--forget-keys] --config signwire.toml
+
+Zones added with ``zone add`` are served at once and kept in the state (table
+``added_zones``), so they come back after a restart; they are checked like the file's own
+zones (remotes, ACLs and policy must exist). A zone both in this file and added: the file's
+settings win, and the log says so. ``zone remove`` stops serving an added zone (a zone of
+this file is removed by editing the file); its keys stay in the key store, ready for a
+later ``zone add``, unless ``--forget-keys`` retires them (moved to ``retired/``, never
+deleted). With no daemon running, ``zone add|remove`` edit the state directly.
+
+``on-publish``: after each new signed version is served (and written to ``output``, when
+set) the command runs in the background with a scrubbed environment (as the policy's
+``ds-submit-command``: PATH, HOME, locale, TMPDIR) plus ``SIGNWIRE_ZONE``,
+``SIGNWIRE_SERIAL`` and ``SIGNWIRE_OUTPUT`` (only with ``output``); its exit status is
+logged, a failure or a timeout never holds back serving. Runs of one zone follow each other
+in order.
+
+``metrics``: per zone ``signwire_zone_signed_serial``, ``..._input_serial``,
+``..._upstream_expires_in_seconds``, ``..._stale``, ``..._signature_expiry_earliest_timestamp``,
+``..._refresh_success_timestamp``, counters of transfers in and out and of verification
+failures, a histogram of signing time, and per secondary
+``signwire_secondary_last_transfer_serial``.
 
 The commands find the daemon through ``[server] control`` (or ``--control PATH``); with no
 daemon running, ``status`` reads the state directory. The daemon holds the state directory's
@@ -87,14 +121,19 @@ from signwire.policy.agents import (
 from signwire.zones import names
 
 _TOP = frozenset({"server", "tsig", "remote", "acl", "zone"})
-_SERVER = frozenset({"listen", "state", "control"})
+_SERVER = frozenset({
+    "listen", "state", "control", "on-publish", "on-publish-timeout", "metrics", "log-format",
+})
 _TSIG = frozenset({"algorithm", "secret", "secret-file"})
 _REMOTE = frozenset({"addresses", "key", "notify-unsigned"})
 _ACL = frozenset({"addresses", "networks", "key"})
 _ZONE = frozenset({
     "name", "file", "primaries", "policy", "policy-file", "notify", "allow-transfer", "output",
     "expire-stops-serving", "answer-queries", "min-refresh", "min-retry", "min-expire",
+    "on-publish", "on-publish-timeout",
 })
+LOG_FORMATS = ("text", "json")
+METRICS_PORT = 9153
 _BOUNDS = (("min-refresh", 60), ("min-retry", 10), ("min-expire", 3600))
 
 
@@ -116,6 +155,24 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{source}: not valid TOML: {e}") from None
     return _Parser(source).config(data)
+
+
+def parse_zone(table: Mapping[str, Any], config: Config, *, source: str = "zone add") -> ZoneConfig:
+    """One ``[[zone]]`` table given at run time (``signwire zone add``, or a zone added before
+    and kept in the state), checked against ``config``'s remotes, ACLs and [server] defaults
+    exactly as the file's own zones are. Paths must be absolute (there is no file to be
+    relative to). :class:`ConfigError` names every problem."""
+    parser = _Parser(f"<{source}>")
+    parser.defaults = config.server
+    zone = parser.zone(1, table, config.remotes, config.acls)
+    if zone is not None:
+        for key in ("file", "policy-file", "output"):
+            value = table.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                parser.fail(f"zone {zone.name!r}: {key}", "must be an absolute path")
+    if parser.problems or zone is None:
+        raise ConfigError(f"{source}: " + "; ".join(parser.problems or ["not a zone"]))
+    return zone
 
 
 def parse_endpoint(text: str, default_port: int = 53) -> Endpoint | None:
@@ -146,6 +203,7 @@ class _Parser:
         self.source = source
         self.base = Path(source).resolve().parent if not source.startswith("<") else Path.cwd()
         self.problems: list[str] = []
+        self.defaults: ServerConfig | None = None  # for the zones' on-publish
 
     def fail(self, where: str, why: str) -> None:
         self.problems.append(f"{where}: {why}")
@@ -175,9 +233,28 @@ class _Parser:
             return []
         return list(value)
 
+    def command(self, where: str, value: Any) -> tuple[str, ...]:
+        """An argument vector: a list of non-empty strings, never one string for a shell."""
+        if isinstance(value, str):
+            self.fail(where, 'must be a list: ["/path/to/program", "argument", ...] (no shell)')
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.fail(where, "must be a list of non-empty strings (program, arguments)")
+            return ()
+        return tuple(value)
+
+    def seconds(self, where: str, value: Any, default: float) -> float:
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.fail(where, "must be a number of seconds above 0")
+            return default
+        return float(value)
+
     def config(self, data: Mapping[str, Any]) -> Config:
         self.unknown("top level", data, _TOP)
         server = self.server(self.table(data, "server"))
+        self.defaults = server
         tsig = {}
         for name, table in self.table(data, "tsig").items():
             key = self.tsig(name, table)
@@ -232,7 +309,22 @@ class _Parser:
         if not isinstance(control, str) or not control:
             self.fail("server: control", "must be a file name")
             return None
-        return ServerConfig(tuple(listen), state_path, self.path(control))
+        on_publish = self.command("server: on-publish", table.get("on-publish", []))
+        timeout = self.seconds("server: on-publish-timeout", table.get("on-publish-timeout"), 60.0)
+        metrics = None
+        metrics_text = table.get("metrics")
+        if metrics_text is not None:
+            metrics = parse_endpoint(metrics_text, METRICS_PORT) if isinstance(
+                metrics_text, str) else None
+            if metrics is None:
+                self.fail("server: metrics", f"{metrics_text!r} is not an address with an "
+                                             "optional port (\"127.0.0.1:9153\")")
+        log_format = table.get("log-format", "text")
+        if log_format not in LOG_FORMATS:
+            self.fail("server: log-format", f"must be one of {', '.join(LOG_FORMATS)}")
+            log_format = "text"
+        return ServerConfig(tuple(listen), state_path, self.path(control), on_publish, timeout,
+                            metrics, log_format)
 
     def tsig(self, name: str, table: Any) -> Tsig | None:
         where = f"tsig {name!r}"
@@ -390,6 +482,11 @@ class _Parser:
                 self.fail(f"{where}: {key}", "must be a number of seconds, at least 1")
                 number = seconds
             bounds[key] = number
+        defaults = self.defaults
+        on_publish = (self.command(f"{where}: on-publish", table["on-publish"])
+                      if "on-publish" in table else defaults.on_publish if defaults else ())
+        timeout = self.seconds(f"{where}: on-publish-timeout", table.get("on-publish-timeout"),
+                               defaults.on_publish_timeout if defaults else 60.0)
         return ZoneConfig(
             name=name,
             file=self.path(file_value) if isinstance(file_value, str) else None,
@@ -405,4 +502,6 @@ class _Parser:
             min_refresh=bounds["min-refresh"],
             min_retry=bounds["min-retry"],
             min_expire=bounds["min-expire"],
+            on_publish=on_publish,
+            on_publish_timeout=timeout,
         )

@@ -114,8 +114,10 @@ def run_command(
     *,
     timeout: float = SUBMIT_TIMEOUT,
     env: Mapping[str, str] | None = None,
+    what: str = "ds-submit-command",
 ) -> SubmitResult:
-    """Run ``argv`` with ``stdin_text`` on stdin, capturing stdout and stderr; exit 0 or raise."""
+    """Run ``argv`` with ``stdin_text`` on stdin, capturing stdout and stderr; exit 0 or raise.
+    ``what`` names the hook in messages (the daemon's ``on-publish`` runs here too)."""
     shown = shlex.join(argv)
     child_env = scrubbed_environment()
     if env:
@@ -132,7 +134,7 @@ def run_command(
         )
     except OSError as e:
         raise DsSubmitError(
-            f"cannot run ds-submit-command {shown}: {e.strerror or e}", argv=argv
+            f"cannot run {what} {shown}: {e.strerror or e}", argv=argv
         ) from e
     try:
         out, err = proc.communicate(stdin_text.encode(), timeout=timeout)
@@ -141,7 +143,7 @@ def run_command(
         out, err = proc.communicate()
         stderr = err.decode("utf-8", "replace")
         raise DsSubmitError(
-            f"ds-submit-command {shown} did not finish within {timeout:g} s and was killed"
+            f"{what} {shown} did not finish within {timeout:g} s and was killed"
             + _tail_suffix(stderr),
             argv=argv,
             returncode=proc.returncode,
@@ -156,7 +158,7 @@ def run_command(
         else:
             status = f"failed with exit status {code}"
         raise DsSubmitError(
-            f"ds-submit-command {shown} {status}" + _tail_suffix(stderr),
+            f"{what} {shown} {status}" + _tail_suffix(stderr),
             argv=argv,
             returncode=code,
             stderr=stderr,

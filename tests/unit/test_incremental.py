@@ -571,3 +571,38 @@ def test_a_policy_ttl_ceiling_caps_changed_records_as_full_signing_does() -> Non
     _, stepped, _ = step(before, version(2, a("long", 2, ttl=86400), a("new", ttl=7200)), options)
     assert stepped.version.rrset(wire("long"), A) == [(600, bytes((192, 0, 2, 2)))]
     assert stepped.version.rrset(wire("new"), A) == [(600, bytes((192, 0, 2, 1)))]
+
+
+# --- a zone a policy took insecure ------------------------------------------------------
+
+NO_KEYS = SigningKeys((), (), ())
+DNSSEC_TYPES = {DNSKEY, RRSIG, NSEC, NSEC3, 51, 59, 60}  # + NSEC3PARAM, CDS, CDNSKEY
+
+
+def test_with_no_keys_the_version_is_the_zone_with_no_dnssec_record() -> None:
+    """The end of an insecure policy (and its start, for a new zone): served unsigned, the
+    serial rule still applied, every input record kept."""
+    options = SigningOptions(serial=SerialRule.INCREMENT)
+    before = version(10, a("host"))
+    plain = sign_full(before, NO_KEYS, options, NOW, previous_serial=40)
+    assert plain.version.serial == 41
+    assert not {r[1] for r in plain.version.records()} & DNSSEC_TYPES
+    assert {(r[0], r[1]) for r in plain.version.records() if r[1] != SOA} == {
+        (r[0], r[1]) for r in before.records() if r[1] != SOA
+    }
+    assert plain.signatures_made == 0
+
+
+def test_steps_into_out_of_and_within_an_unsigned_zone() -> None:
+    options = SigningOptions(serial=SerialRule.INCREMENT)
+    before, after = version(10, a("host")), version(11, a("host"), a("more"))
+    signed = sign_full(before, KEYS, options, NOW)
+    plain, gone = incremental(signed, diff(before, before), NO_KEYS, options, NOW)
+    assert not {r[1] for r in plain.version.records()} & DNSSEC_TYPES
+    assert {r[1] for r in gone.deleted} >= {DNSKEY, RRSIG, NSEC}
+    assert plain.version.serial == signed.version.serial + 1
+    changed, change = incremental(plain, diff(before, after), NO_KEYS, options, NOW)
+    assert (wire("more"), A) in {(r[0], r[1]) for r in change.added}
+    assert not {r[1] for r in change.added} & DNSSEC_TYPES
+    back, _ = incremental(changed, diff(after, after), KEYS, options, NOW)
+    assert problems(back.version) == []

@@ -143,6 +143,12 @@ def _step(
     serial_options = options
     if refresh_serial and options.serial is SerialRule.KEEP:
         serial_options = dataclasses.replace(options, serial=SerialRule.INCREMENT)
+    if keys.unsigned or previous.keys.unsigned:
+        # To or from an unsigned zone (a policy took it insecure, or back): nothing of the
+        # old version's DNSSEC records carries over, and an unsigned version costs no
+        # signature to build whole.
+        return _full(previous, unsigned, keys, serial_options, options, now, previous_serial,
+                     signers)
     keys.check(unsigned.origin)
     problem = options.time_problem(now)
     if problem is not None:

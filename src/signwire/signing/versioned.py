@@ -216,7 +216,10 @@ def sign_full(
         # The plan keeps the TTL of the DNSKEY RRset --strip-dnssec dropped; the version keeps
         # no DNSKEY of the input, so the options carry it on to the next steps.
         options = dataclasses.replace(options, dnskey_ttl=snapshot.stripped_dnskey_ttl)
-    plan = full.plan(snapshot, keys, options, now, previous_serial=previous_serial)
+    if keys.unsigned:  # a policy took the zone insecure: no DNSSEC record at all
+        plan = full.plan_unsigned(snapshot, options, now, previous_serial)
+    else:
+        plan = full.plan(snapshot, keys, options, now, previous_serial=previous_serial)
     signer = RrsetSigner(plan.context, signers or load_signers(plan.context))
     records, earliest = sign_units(plan.units, signer)
     signed = ZoneVersion.from_records(snapshot.origin, records)

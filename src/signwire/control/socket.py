@@ -7,7 +7,10 @@ with mode 0600 (owner only) in a folder of the daemon's. Requests: ``{"command":
 ``zone-retransfer``, ``zone-notify``, ``zone-resign``, and the operator's reports for the
 enforcer while the daemon holds the state: ``{"command": "key-report", "zone": ...,
 "kind": "ds-seen"|"ds-gone"|"compromised", "tag": 12345}`` or ``"kind": "roll", "role":
-"ksk"``. Answers carry ``"ok": true`` or ``"ok": false`` with an ``"error"``.
+"ksk"``; zones at run time: ``{"command": "zone-add", "table": {...}}`` (the zone's
+``[[zone]]`` table, absolute paths) and ``{"command": "zone-remove", "zone": ...,
+"forget_keys": false}`` (:mod:`signwire.control.zones`). Answers carry ``"ok": true`` or
+``"ok": false`` with an ``"error"``.
 """
 
 from __future__ import annotations

@@ -22,6 +22,9 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--config", required=True, metavar="FILE",
                    help="the daemon's TOML configuration")
+    p.add_argument("--log-format", choices=("text", "json"), default=None,
+                   help="text lines (the default) or one JSON object per line on stderr; "
+                   "overrides [server] log-format")
     p.add_argument("--check", action="store_true",
                    help="only read and check the configuration and the zones' policies, "
                    "then exit (0: usable)")
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace, now: int) -> int:
     try:
         if args.check:
             return _check(args.config)
-        return serve(args.config)
+        return serve(args.config, args.log_format)
     except (ConfigError, PolicyError) as e:
         print(f"signwire serve: error: {e}", file=sys.stderr)
         return EXIT_USAGE

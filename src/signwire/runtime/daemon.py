@@ -20,8 +20,10 @@ signings are verified whole by the independent verifier; incremental steps of zo
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import heapq
 import ipaddress
@@ -47,12 +49,15 @@ import dns.tsig
 
 from signwire.config.model import Config, ZoneConfig
 from signwire.config.parse import load_config
+from signwire.control.metrics import ZoneCounters
+from signwire.control.zones import ZoneRequestError, check_zone, forget_keys, zone_name
 from signwire.errors import SignwireError, ZoneDataError
 from signwire.keystore.store import open_store
 from signwire.loading import refresh
 from signwire.loading.notify_in import NotifyError, notify_answer, read_notify
 from signwire.loading.xfr_in import Diffs, FullZone, TransferError, UpToDate
 from signwire.loading.zonefile import read_zonefile
+from signwire.parent.submit import DsSubmitError, run_command
 from signwire.pipeline import key_step as key_steps
 from signwire.pipeline import zone as pz
 from signwire.policy.model import Policy
@@ -235,6 +240,10 @@ class ZoneRuntime:
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     notify_on_serve: bool = False
     ds_check_at: int | None = None  # the next question to the parental agents
+    added: bool = False  # added at run time (signwire zone add), not from the file
+    removed: bool = False  # removed at run time: what is still in flight is dropped
+    counters: ZoneCounters = field(default_factory=ZoneCounters)  # for the metrics
+    hook_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # on-publish, in order
 
 
 class Daemon:
@@ -255,6 +264,8 @@ class Daemon:
         self.server: DnsServer | None = None
         self.notifier: NotifySender | None = None
         self.control: Any = None
+        self.metrics: Any = None
+        self._hooks: concurrent.futures.ThreadPoolExecutor | None = None
         self.started_at = self.clock()
 
     # --- set-up ------------------------------------------------------------------------
@@ -379,10 +390,11 @@ class Daemon:
 
     def _serve(self, zr: ZoneRuntime) -> None:
         key = names.lower(zr.origin)
-        if zr.served is None or not zr.serving:
+        if zr.served is None or not zr.serving or zr.removed:
             self.served.pop(key, None)
             return
-        acls = [self.config.acls[a] for a in zr.config.allow_transfer]
+        # An added zone's ACL may be gone from a reloaded file: then nobody may transfer.
+        acls = [self.config.acls[a] for a in zr.config.allow_transfer if a in self.config.acls]
         networks = tuple(n for a in acls for n in a.networks)
         transfer_key = next((a.key for a in acls if a.key), None)
         self.served[key] = ServedZone(
@@ -392,6 +404,8 @@ class Daemon:
     # --- the timer schedule --------------------------------------------------------------
 
     def _schedule(self, zr: ZoneRuntime) -> None:
+        if zr.removed:
+            return
         notify_at = zr.notify_out.wake_at() if zr.notify_out is not None else None
         times = [t for t in (zr.pipeline_wake, notify_at, zr.ds_check_at) if t is not None]
         at = min(times) if times else None
@@ -500,6 +514,8 @@ class Daemon:
     # --- events and commands ------------------------------------------------------------
 
     def dispatch(self, zr: ZoneRuntime, event: pz.Event) -> None:
+        if zr.removed:
+            return  # what a removed zone had in flight ends here
         now = self.clock()
         out = pz.handle(zr.settings, zr.state, event, now)
         zr.state = out.state
@@ -608,6 +624,7 @@ class Daemon:
             base = zr.input
             version = await asyncio.to_thread(_transferred_version, zr.origin, result, base)
         except (TransferError, QueryError, ZoneDataError, DiffError) as e:
+            zr.counters.transfer_in_failures += 1
             log.error(
                 "%s: %s from %s rejected (ours %s): %s",
                 zr.config.name,
@@ -619,12 +636,14 @@ class Daemon:
             self.dispatch(zr, pz.TransferResult(refresh.TransferFailed(primary, str(e))))
             return
         except Exception as e:
+            zr.counters.transfer_in_failures += 1
             log.exception("%s: %s from %s failed", zr.config.name, kind, primary)
             self.dispatch(
                 zr, pz.TransferResult(refresh.TransferFailed(primary, f"internal error: {e}"))
             )
             return
         zr.input = version
+        zr.counters.transfer_in("AXFR" if isinstance(result, FullZone) else "IXFR")
         log.info(
             "%s: %s from %s: serial %d, %d records",
             zr.config.name,
@@ -754,6 +773,8 @@ class Daemon:
         started = asyncio.get_running_loop().time()
         try:
             made, change = await asyncio.to_thread(work)
+            if zr.removed:
+                return  # removed while signing: no key states saved for it
         except Exception as e:
             if not isinstance(e, (SignwireError, DiffError, ValueError)):
                 log.exception("%s: signing failed", zr.config.name)
@@ -770,6 +791,7 @@ class Daemon:
             self.dispatch(zr, pz.SignDone(None, made.next_resign_at, key_step.plan.next_event_at))
             return
         zr.candidate = Candidate(made, change, key_step, mode is pz.SignMode.FULL)
+        zr.counters.signed(asyncio.get_running_loop().time() - started)
         log.info(
             "%s: signed serial %d (%s, %d signatures made) in %.3f s",
             zr.config.name,
@@ -807,6 +829,8 @@ class Daemon:
             asyncio.get_running_loop().time() - started,
             problem or "valid",
         )
+        if problem is not None:
+            zr.counters.verification_failures += 1
         self.dispatch(zr, pz.Verified(problem is None, problem or ""))
 
     def _publish(self, zr: ZoneRuntime, now: int) -> None:
@@ -851,6 +875,8 @@ class Daemon:
     async def _serve_when_saved(
         self, zr: ZoneRuntime, signed: Signed, change: Diff | None, save: Callable[[], object]
     ) -> None:
+        if zr.removed:
+            return
         await self._write(zr, save)
         version = signed.version
         if change is not None and zr.journal.serial in (None, change.from_serial):
@@ -873,7 +899,47 @@ class Daemon:
                 with atomic_text(output) as f:
                     f.write(zone_text(version))
 
-            await self._write(zr, write_output)
+            if not await self._write(zr, write_output):
+                if zr.config.on_publish:
+                    log.error("%s: on-publish not run for serial %d: %s was not written",
+                              zr.config.name, version.serial, output)
+                return
+        if zr.config.on_publish and not zr.removed:
+            self._spawn(self._on_publish(zr, version.serial, output))
+
+    def _hook_pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        # Threads of their own: a slow command must not hold up signing's worker threads.
+        if self._hooks is None:
+            self._hooks = concurrent.futures.ThreadPoolExecutor(4, "on-publish")
+        return self._hooks
+
+    async def _on_publish(self, zr: ZoneRuntime, serial: int, output: Path | None) -> None:
+        """The zone's on-publish command, after a new version is served (and written): in the
+        background, one at a time per zone, its exit status logged; it never holds up
+        serving, and its failure changes nothing but the log."""
+        argv = zr.config.on_publish
+        env = {"SIGNWIRE_ZONE": zr.config.name, "SIGNWIRE_SERIAL": str(serial)}
+        if output is not None:
+            env["SIGNWIRE_OUTPUT"] = str(output)
+        fields: dict[str, Any] = {"hook": "on-publish", "serial": serial, "argv": list(argv)}
+        async with zr.hook_lock:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            run = functools.partial(
+                run_command, argv, "", timeout=zr.config.on_publish_timeout, env=env,
+                what="on-publish",
+            )
+            try:
+                await loop.run_in_executor(self._hook_pool(), run)
+            except DsSubmitError as e:
+                fields["exit_status"] = e.returncode
+                log.error("%s: serial %d: %s", zr.config.name, serial, e,
+                          extra={"zone": zr.config.name, "fields": fields})
+                return
+            fields["exit_status"] = 0
+            log.info("%s: serial %d: on-publish %s exited 0 in %.2f s", zr.config.name, serial,
+                     argv[0], loop.time() - started,
+                     extra={"zone": zr.config.name, "fields": fields})
 
     def _submit_ds(self, key_step: key_steps.KeyStep) -> None:
         try:
@@ -911,7 +977,7 @@ class Daemon:
                 self.config.server.state, zr.config.name, zr.state.refresh.to_dict()
             )
 
-    async def _write(self, zr: ZoneRuntime, write: Callable[[], object]) -> None:
+    async def _write(self, zr: ZoneRuntime, write: Callable[[], object]) -> bool:
         """Files of a zone (its saved version, its output) are written off the loop's thread,
         one at a time and in order, so an older version never lands over a newer one."""
         async with zr.write_lock:
@@ -924,6 +990,8 @@ class Daemon:
                     e.filename or "a file",
                     e.strerror or e,
                 )
+                return False
+            return True
 
     # --- NOTIFY ------------------------------------------------------------------------
 
@@ -1016,6 +1084,7 @@ class Daemon:
         if zr is None or zr.served is None:
             return
         kind = "AXFR" if qtype == 252 else "IXFR"
+        zr.counters.transfer_out(kind)
         info = zr.secondaries.setdefault(peer, {})
         info.update(
             last_transfer=kind,
@@ -1084,6 +1153,7 @@ class Daemon:
                         "source": str(zr.config.file)
                         if zr.config.file
                         else ",".join(zr.config.primaries),
+                        "origin": "added" if zr.added else "config",
                     }
                     for zr in self.zones.values()
                 ],
@@ -1110,7 +1180,67 @@ class Daemon:
             return {"ok": True, "zone": zone}
         if what == "key-report":
             return self._key_report(request)
+        if what == "zone-add":
+            return self._add_zone(request)
+        if what == "zone-remove":
+            return self._remove_zone(request)
         return {"ok": False, "error": f"unknown command {what!r}"}
+
+    def _start_zone(self, zc: ZoneConfig, *, added: bool) -> None:
+        """Make a zone, serve what the state holds of it at once, and start its pipeline."""
+        zr = self._make_zone(zc, self.clock())
+        zr.added = added
+        self.zones[zc.name] = zr
+        restored = self._restore(zr)
+        self.dispatch(zr, pz.Start(restored=restored))
+
+    def _add_zone(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``zone-add`` with ``table``: the zone's [[zone]] table (absolute paths), checked as
+        the file's zones are; kept in the state and served at once."""
+        assert self.state is not None
+        table = request.get("table")
+        if not isinstance(table, dict):
+            return {"ok": False, "error": "zone-add needs table: the zone's [[zone]] table"}
+        try:
+            zc = check_zone(self.config, table)
+        except ZoneRequestError as e:
+            return {"ok": False, "error": str(e)}
+        if zc.name in self.zones:
+            where = "added at run time" if self.zones[zc.name].added else (
+                f"in the configuration file {self.config.source}")
+            return {"ok": False, "error": f"{zc.name} is served already ({where})"}
+        self.state.add_zone(zc.name, table, self.clock())
+        log.info("%s: added at run time (source %s)", zc.name,
+                 zc.file or ",".join(zc.primaries), extra={"fields": {"table": table}})
+        self._start_zone(zc, added=True)
+        return {"ok": True, "zone": zc.name}
+
+    def _remove_zone(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``zone-remove``: stop serving an added zone at once, stop its timers, drop it from
+        the state; ``forget_keys`` retires its keys (moved aside in the key store)."""
+        assert self.state is not None
+        zone = zone_name(str(request.get("zone", "")))
+        zr = self.zones.get(zone)
+        if zr is None:
+            return {"ok": False, "error": f"no zone {zone} here"}
+        if not zr.added:
+            return {
+                "ok": False,
+                "error": f"{zone} is in the configuration file {self.config.source}: remove it "
+                "there and restart the daemon",
+            }
+        forget = bool(request.get("forget_keys"))
+        zr.removed = True
+        del self.zones[zone]
+        self._serve(zr)  # no longer answered
+        zr.wake = None  # its entries in the timer heap are skipped from now on
+        done = forget_keys(self.state, zone) if forget else []
+        self.state.remove_added_zone(zone, self.clock(), forget=forget)
+        for message in done:
+            log.info("%s", message)
+        log.info("%s: removed at run time%s", zone,
+                 "; its keys are retired" if forget else "; its keys stay in the key store")
+        return {"ok": True, "zone": zone, "retired": done}
 
     def _key_report(self, request: dict[str, Any]) -> dict[str, Any]:
         """An operator's report for the enforcer while the daemon holds the state: ``kind``
@@ -1149,6 +1279,7 @@ class Daemon:
 
     async def run(self) -> int:
         from signwire.control.socket import ControlServer
+        from signwire.control.zones import added_zones
 
         loop = asyncio.get_running_loop()
         self._open_state()
@@ -1160,8 +1291,18 @@ class Daemon:
                 zr = self._make_zone(zc, now)
                 self.zones[zc.name] = zr
                 restored[zc.name] = self._restore(zr)
+            assert self.state is not None
+            added, messages = added_zones(self.config, self.state)
+            for message in messages:
+                log.warning("%s", message)
+            for zc, _table in added:
+                zr = self._make_zone(zc, now)
+                zr.added = True
+                self.zones[zc.name] = zr
+                restored[zc.name] = self._restore(zr)
             self.server = DnsServer(self.config.server.listen, self.handle_message)
             await self.server.start()
+            await self._start_metrics()
             self.notifier = NotifySender(
                 self._notify_answer,
                 source4=self._source("0.0.0.0") or "0.0.0.0",
@@ -1195,7 +1336,8 @@ class Daemon:
         except SignwireError as e:
             log.error("SIGHUP: configuration not reloaded: %s", e)
             return
-        if new.server != self.config.server or {z.name for z in new.zones} != set(self.zones):
+        from_file = {name for name, zr in self.zones.items() if not zr.added}
+        if new.server != self.config.server or {z.name for z in new.zones} != from_file:
             log.error(
                 "SIGHUP: changes of [server] or of the zone list need a restart; "
                 "reloading the zone sources only"
@@ -1204,7 +1346,7 @@ class Daemon:
             self.config = new
             self._build_keyring()
             for zc in new.zones:
-                zr = self.zones[zc.name]
+                zr = self.zones[zc.name]  # (a zone also added at run time: the file wins)
                 if (zc.primaries, zc.notify, zc.policy, zc.policy_file) != (
                     zr.config.primaries,
                     zr.config.notify,
@@ -1224,9 +1366,32 @@ class Daemon:
             self.dispatch(zr, pz.Reload())
         log.info("SIGHUP: configuration read, zones reloaded")
 
+    async def _start_metrics(self) -> None:
+        endpoint = self.config.server.metrics
+        if endpoint is None:
+            return
+        from prometheus_client import CollectorRegistry
+
+        from signwire.control.metrics import ZoneCollector
+        from signwire.runtime.metrics import MetricsServer
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(ZoneCollector(self._metrics_source))
+        self.metrics = MetricsServer(endpoint, registry)
+        await self.metrics.start()
+        log.info("metrics on http://%s/metrics", endpoint)
+
+    def _metrics_source(self) -> list[tuple[dict[str, Any], ZoneCounters]]:
+        now = self.clock()
+        return [(self.zone_status(zr, now), zr.counters) for zr in self.zones.values()]
+
     async def _shutdown(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+        if self.metrics is not None:
+            await self.metrics.close()
+        if self._hooks is not None:
+            self._hooks.shutdown(wait=False, cancel_futures=True)
         if self.control is not None:
             await self.control.close()
         if self.server is not None:
@@ -1278,7 +1443,14 @@ def _transferred_version(
     return version
 
 
-def serve(config_path: str) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+def serve(config_path: str, log_format: str | None = None) -> int:
+    """Run the daemon; ``log_format`` ("text" or "json") overrides ``[server] log-format``."""
+    from signwire.runtime import logformat
+
+    logformat.setup(log_format or "text")
     daemon = Daemon(config_path)
+    logformat.setup(
+        log_format or daemon.config.server.log_format,
+        secrets=[t.secret for t in daemon.config.tsig.values()],
+    )
     return asyncio.run(daemon.run())

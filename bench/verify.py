@@ -46,7 +46,9 @@ class Verifier:
         return ordered[(len(ordered) - 1) // 2]
 
 
-def verifiers(signed: Path, origin: str, wanted: list[str]) -> list[Verifier]:
+def verifiers(
+    signed: Path, origin: str, wanted: list[str], baseline: Path | None = None
+) -> list[Verifier]:
     commands = {
         "signwire": [*signwire_command(), "verify", str(signed), "--origin", origin, "--quiet"],
         "kzonecheck": ["kzonecheck", "-o", origin, "-d", "on", str(signed)],
@@ -58,13 +60,63 @@ def verifiers(signed: Path, origin: str, wanted: list[str]) -> list[Verifier]:
         if name != "signwire" and shutil.which(argv[0]) is None:
             raise ToolMissing(f"{argv[0]} not found on PATH")
         out.append(Verifier(name, argv))
+    if baseline is not None:
+        # Another source tree of signwire (e.g. `git archive` of an older commit), run by this
+        # Python with that tree first on its path: before and after, side by side.
+        argv = [
+            "env",
+            f"PYTHONPATH={baseline}",
+            sys.executable,
+            "-m",
+            "signwire",
+            "verify",
+            str(signed),
+            "--origin",
+            origin,
+            "--quiet",
+        ]
+        out.insert(1, Verifier("signwire (baseline)", argv))
     return out
+
+
+def signer_runs(
+    zone: Path, origin: str, keydir: Path, signed: Path, opt_out: bool, work: Path
+) -> Verifier:
+    """``signwire sign`` of the unsigned zone, the same way it was signed, as a reference for
+    time and memory (the verifier is to take at most the signer's memory)."""
+    argv = [
+        *signwire_command(),
+        "sign",
+        str(zone),
+        "--origin",
+        origin,
+        "--keys",
+        str(keydir),
+        "-o",
+        str(work / "resigned.signed"),
+        "--validity",
+        VALIDITY,
+    ]
+    if opt_out:
+        argv += ["--nsec3", "--opt-out"]
+    elif signed.read_text(errors="replace").find(" NSEC3PARAM ") >= 0:
+        argv += ["--nsec3"]
+    return Verifier("signwire sign (reference)", argv)
 
 
 def sign(zone: Path, origin: str, work: Path, nsec3: bool, opt_out: bool) -> tuple[Path, float]:
     ksk, zsk = make_keys(work / "keys", origin)
-    setup = Setup(zone=zone, origin=origin, keydir=work / "keys", ksk=ksk, zsk=zsk,
-                  nsec3=nsec3, opt_out=opt_out, threads=2, now=int(time.time()))
+    setup = Setup(
+        zone=zone,
+        origin=origin,
+        keydir=work / "keys",
+        ksk=ksk,
+        zsk=zsk,
+        nsec3=nsec3,
+        opt_out=opt_out,
+        threads=2,
+        now=int(time.time()),
+    )
     prepared = prep_signwire(setup, work, ["--validity", VALIDITY])
     print(f"signing: {shell_line(prepared.argv)}", file=sys.stderr)
     started = time.perf_counter()
@@ -106,10 +158,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--origin", required=True, help="zone origin, e.g. tld.")
     p.add_argument("--nsec3", action="store_true", help="sign with NSEC3, 0 iterations, no salt")
     p.add_argument("--opt-out", action="store_true", help="NSEC3 opt-out (implies --nsec3)")
-    p.add_argument("--tools", default="signwire,kzonecheck,ldns-verify-zone",
-                   help="comma-separated, signwire first (default: all three)")
+    p.add_argument(
+        "--tools",
+        default="signwire,kzonecheck,ldns-verify-zone",
+        help="comma-separated, signwire first (default: all three)",
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs per verifier (default 3)")
     p.add_argument("--workdir", type=Path, help="scratch folder (default: a new one in /tmp)")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="also time `signwire verify` from this source tree (its src/ folder)",
+    )
+    p.add_argument(
+        "--signer",
+        nargs=2,
+        type=Path,
+        metavar=("ZONE", "KEYDIR"),
+        help="also time `signwire sign ZONE --keys KEYDIR` (NSEC3 and opt-out as "
+        "--opt-out and the signed file say), for its memory",
+    )
     args = p.parse_args(argv)
 
     origin = args.origin if args.origin.endswith(".") else args.origin + "."
@@ -122,24 +191,41 @@ def main(argv: list[str] | None = None) -> int:
         if args.signed is not None:
             signed = args.signed.resolve()
         else:
-            signed, took = sign(args.zone.resolve(), origin, work, args.nsec3 or args.opt_out,
-                                args.opt_out)
+            signed, took = sign(
+                args.zone.resolve(), origin, work, args.nsec3 or args.opt_out, args.opt_out
+            )
             print(f"signed in {took:.1f} s", file=sys.stderr)
         try:
-            tools = verifiers(signed, origin, wanted)
+            tools = verifiers(
+                signed, origin, wanted, args.baseline.resolve() if args.baseline else None
+            )
         except ToolMissing as exc:
             print(exc, file=sys.stderr)
             return 2
+        if args.signer is not None:
+            tools.append(
+                signer_runs(
+                    args.signer[0].resolve(),
+                    origin,
+                    args.signer[1].resolve(),
+                    signed,
+                    args.opt_out,
+                    work,
+                )
+            )
         load = os.getloadavg()[0]
         for i in range(args.repeat):
             for tool in tools:
-                print(f"[{i + 1}/{args.repeat}] {tool.name} ...", end=" ", flush=True,
-                      file=sys.stderr)
-                m = run_measured(tool.argv, stdout=work / f"{tool.name}.out",
-                                 stderr=work / f"{tool.name}.err")
+                print(
+                    f"[{i + 1}/{args.repeat}] {tool.name} ...", end=" ", flush=True, file=sys.stderr
+                )
+                slug = tool.name.split()[0] + str(tools.index(tool))
+                m = run_measured(
+                    tool.argv, stdout=work / f"{slug}.out", stderr=work / f"{slug}.err"
+                )
                 if m.returncode != 0:
-                    out = (work / f"{tool.name}.out").read_text(errors="replace")[-2000:]
-                    err = (work / f"{tool.name}.err").read_text(errors="replace")[-2000:]
+                    out = (work / f"{slug}.out").read_text(errors="replace")[-2000:]
+                    err = (work / f"{slug}.err").read_text(errors="replace")[-2000:]
                     tool.failure = f"exit {m.returncode}: {out}{err}".strip()
                     print(f"FAILED {tool.failure}", file=sys.stderr)
                     continue

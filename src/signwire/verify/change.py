@@ -31,15 +31,15 @@ from signwire.verify.lean import (
     NSEC3,
     Shape,
     check_name,
+    check_placement,
     check_signed_rrset,
     classify,
+    denial_ttl,
     load_keys,
     sort_key,
 )
 from signwire.verify.lean import _check_nsec3 as check_nsec3_records
-from signwire.verify.lean import _check_placement as check_placement
 from signwire.verify.lean import _check_trust as check_trust
-from signwire.verify.lean import _denial_ttl as denial_ttl
 from signwire.verify.lean import _nsec_types as nsec_types
 from signwire.verify.lean_reader import RRSIG, LeanZone, Record, check_records, read_lean
 from signwire.verify.lean_wire import Codec, Doubt

@@ -35,11 +35,9 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY as DnskeyRdata
 from signwire.verify.anchors import TrustAnchor, anchors_for, match_anchors
 from signwire.verify.lean_reader import (
     RRSIG,
-    SINGLETONS,
     SOA,
     LeanZone,
     Record,
-    check_records,
 )
 from signwire.verify.lean_wire import (
     Codec,
@@ -52,7 +50,6 @@ from signwire.verify.lean_wire import (
     sig_time,
 )
 from signwire.verify.report import Counts
-from signwire.verify.workers import split_work
 
 NS = int(dns.rdatatype.NS)
 DS = int(dns.rdatatype.DS)
@@ -69,10 +66,8 @@ SEP_FLAG = 0x0001
 REVOKE_FLAG = 0x0080
 OPT_OUT = 0x01
 
-# Below this many names, forking costs more than it saves.
+# Below this many lines, forking costs more than it saves.
 PARALLEL_MIN = 4000
-# Names whose records a worker reads again at a time: its memory stays small.
-CHUNK = 2000
 
 
 def sort_key(name: str) -> str:
@@ -121,78 +116,31 @@ def lean_verdict(
     anchors: list[TrustAnchor] | None,
     workers: int = 2,
 ) -> Verdict:
-    """Vouch for ``zone`` (return the counts) or raise :class:`Doubt`."""
-    origin = zone.origin
-    shape = classify(zone)
-    if origin not in zone.nodes:
-        raise Doubt("nothing at the apex")
-    apex = zone.records(origin)
-    codec = Codec(origin, dns.name.from_text(origin), zone.type_number)
-    _check_apex(shape, origin)
-    keys = load_keys(codec, apex)
-    _check_placement(shape, origin)
-    ttl = _denial_ttl(apex)
-    counts = Counts()
-    denial: list[str] = []
+    """Vouch for ``zone`` (return the counts) or raise :class:`Doubt`
+    (:func:`signwire.verify.sweep.sweep_verdict` on its text)."""
+    from signwire.verify.sweep import sweep_verdict
 
-    # The DNSKEY RRset first (its signers decide trust), then everything else in parallel.
-    signers, n = check_signed_rrset(codec, keys, origin, apex, DNSKEY, now, warn_horizon)
-    if not n:
-        raise Doubt("the DNSKEY RRset is not signed")
-    counts.rrsets_checked += 1
-    counts.signatures_checked += n
-    _check_trust(zone, codec, keys, signers, anchors)
-    order = shape.order
-
-    def run(start: int, end: int) -> tuple[int, int]:
-        rrsets = sigs = 0
-        occluded = shape.occluded
-        delegations = shape.delegations
-        for chunk in range(start, end, CHUNK):
-            names = order[chunk : min(end, chunk + CHUNK)]
-            for name, recs in zone.records_of(names):
-                types = shape.types[name]
-                if len(recs) > len(types):
-                    first, second = recs[0], recs[1]
-                    # The common case without a call: one type has two records, the first two
-                    # (a delegation's NS records), with one TTL and different data.
-                    if (
-                        len(recs) - len(types) != 1
-                        or first[0] != second[0]
-                        or first[1] != second[1]
-                        or first[2].lower() == second[2].lower()
-                        or first[0] in SINGLETONS
-                    ):
-                        check_records(name, recs)
-                if name in occluded:
-                    if RRSIG in types:
-                        raise Doubt(f"{name}: signature below a zone cut or DNAME")
-                    continue
-                if name in delegations and RRSIG not in types and DS not in types:
-                    continue  # an insecure delegation: nothing here is signed
-                r, s = check_name(zone, shape, codec, keys, name, recs, now, warn_horizon)
-                rrsets += r
-                sigs += s
-        return rrsets, sigs
-
-    def chain() -> None:
-        denial.append(_check_denial(zone, shape, codec, counts, ttl))
-
-    # The denial chain is checked here while the workers check the signatures.
-    parts = split_work(run, len(order), workers if len(order) >= PARALLEL_MIN else 1, chain)
-    for rrsets, sigs in parts:
-        counts.rrsets_checked += rrsets
-        counts.signatures_checked += sigs
-    return Verdict(counts, denial[0], signers)
+    return sweep_verdict(
+        zone.text,
+        zone.origin,
+        now=now,
+        warn_horizon=warn_horizon,
+        anchors=anchors,
+        workers=workers,
+        parallel_min=PARALLEL_MIN,
+    )
 
 
 # --- structure --------------------------------------------------------------------------------
 
 
 def classify(zone: LeanZone) -> Shape:
-    origin = zone.origin
     types = {name: node.types for name, node in zone.nodes.items()}
-    order = sorted(zone.nodes, key=sort_key)
+    return shape_of(zone.origin, sorted(zone.nodes, key=sort_key), types)
+
+
+def shape_of(origin: str, order: list[str], types: dict[str, frozenset[int]]) -> Shape:
+    """What each name is, from the types at every name and their canonical ``order``."""
     shape = Shape(order, types)
     suffix = ""
     cut_is_apex = False
@@ -217,12 +165,11 @@ def classify(zone: LeanZone) -> Shape:
             cut_is_apex = name == origin
         if node - _NOT_DATA or name == origin:
             shape.authoritative.append(name)
-    _ents(zone, shape)
+    _ents(origin, shape)
     return shape
 
 
-def _ents(zone: LeanZone, shape: Shape) -> None:
-    origin = zone.origin
+def _ents(origin: str, shape: Shape) -> None:
     existing = set(shape.authoritative)
     ents: set[str] = set()
     needed: set[str] = set()
@@ -244,13 +191,7 @@ def _ents(zone: LeanZone, shape: Shape) -> None:
     shape.opt_out_optional |= ents - needed
 
 
-def _check_apex(shape: Shape, origin: str) -> None:
-    node = shape.types.get(origin, frozenset())
-    if SOA not in node or NS not in node or DNSKEY not in node:
-        raise Doubt("the apex lacks SOA, NS or DNSKEY")
-
-
-def _check_placement(shape: Shape, origin: str) -> None:
+def check_placement(shape: Shape, origin: str) -> None:
     for name in shape.order:
         if name in shape.occluded:
             continue
@@ -263,7 +204,7 @@ def _check_placement(shape: Shape, origin: str) -> None:
             raise Doubt(f"{name}: CNAME beside other data")
 
 
-def _denial_ttl(apex: list[Record]) -> int:
+def denial_ttl(apex: list[Record]) -> int:
     soa = [r for r in apex if r[0] == SOA]
     if len(soa) != 1:
         raise Doubt("not one SOA")
@@ -307,6 +248,17 @@ def _check_trust(
     signers: set[tuple[int, int]],
     anchors: list[TrustAnchor] | None,
 ) -> None:
+    check_trust(zone.records(zone.origin), codec, keys, signers, anchors)
+
+
+def check_trust(
+    apex: list[Record],
+    codec: Codec,
+    keys: Keys,
+    signers: set[tuple[int, int]],
+    anchors: list[TrustAnchor] | None,
+) -> None:
+    """The DNSKEY RRset is signed by an anchored key, or without anchors by a SEP key."""
     if anchors is None:
         if signers and not signers & keys.sep_tags:
             raise Doubt("the DNSKEY RRset is signed only by keys without the SEP flag")
@@ -316,7 +268,7 @@ def _check_trust(
         raise Doubt("no trust anchor for the zone")
     rdatas = [
         dns.rdata.from_text("IN", "DNSKEY", text, codec.origin_name)
-        for rdtype, _, text in zone.records(zone.origin)
+        for rdtype, _, text in apex
         if rdtype == DNSKEY
     ]
     rds = dns.rdataset.Rdataset(dns.rdataclass.IN, dns.rdatatype.DNSKEY)
@@ -528,21 +480,6 @@ def _rrset_wire(
 # --- denial of existence ----------------------------------------------------------------------
 
 
-def _check_denial(zone: LeanZone, shape: Shape, codec: Codec, counts: Counts, ttl: int) -> str:
-    with_nsec = [n for n in shape.order if NSEC in shape.types[n]]
-    with_nsec3 = [n for n in shape.order if NSEC3 in shape.types[n]]
-    has_param = NSEC3PARAM in shape.types[zone.origin]
-    if with_nsec and (with_nsec3 or has_param):
-        raise Doubt("both NSEC and NSEC3")
-    if with_nsec:
-        _check_nsec(zone, shape, codec, counts, ttl, with_nsec)
-        return "NSEC"
-    if with_nsec3 and has_param:
-        _check_nsec3(zone, shape, codec, counts, ttl, with_nsec3)
-        return "NSEC3"
-    raise Doubt("no complete denial chain")
-
-
 def _one(zone: LeanZone, name: str, rdtype: int) -> Record:
     found = [r for r in zone.nodes[name].denial if r[0] == rdtype]
     if len(found) != 1:
@@ -555,39 +492,6 @@ def _nsec_types(shape: Shape, name: str) -> frozenset[int]:
     if name in shape.delegations:
         return node & {NS, DS}
     return node - _NOT_DATA
-
-
-def _check_nsec(
-    zone: LeanZone,
-    shape: Shape,
-    codec: Codec,
-    counts: Counts,
-    ttl: int,
-    with_nsec: list[str],
-) -> None:
-    chain = shape.authoritative
-    if with_nsec != chain:
-        raise Doubt("NSEC records and authoritative names differ")
-    bitmaps: dict[str, frozenset[int]] = {}
-    last = len(chain) - 1
-    for i, name in enumerate(chain):
-        _, rttl, text = _one(zone, name, NSEC)
-        counts.nsec_records += 1
-        if rttl != ttl:
-            raise Doubt(f"{name}: NSEC TTL")
-        f = text.split(None, 1)
-        nxt = chain[i + 1] if i < last else chain[0]
-        if not f or (f[0] != nxt and codec.absolute(f[0].lower()) != nxt):
-            raise Doubt(f"{name}: NSEC next name")
-        words = f[1] if len(f) == 2 else ""
-        types = bitmaps.get(words)
-        if types is None:
-            types = bitmaps[words] = frozenset(zone.type_number(w) for w in words.split())
-        if types != _nsec_types(shape, name) | _NSEC_ALWAYS:
-            raise Doubt(f"{name}: NSEC type bitmap")
-
-
-_NSEC_ALWAYS = frozenset({RRSIG, NSEC})
 
 
 def nsec3_hash(name: str, salt: bytes, iterations: int) -> bytes:
@@ -628,9 +532,9 @@ def _check_nsec3(
         types = bitmaps.get(words)
         if types is None:
             types = bitmaps[words] = frozenset(zone.type_number(w) for w in words.split())
-        digest = _digest(label)
+        digest = b32_digest(label)
         entries[digest] = (int(f[1]), types)
-        nexts[digest] = _digest(f[4].lower())
+        nexts[digest] = b32_digest(f[4].lower())
     order = sorted(entries)
     for i, digest in enumerate(order):
         if nexts[digest] != order[(i + 1) % len(order)]:
@@ -690,7 +594,7 @@ _SECURE_CUT = frozenset({NS, DS, RRSIG})
 _INSECURE_CUT = frozenset({NS})
 
 
-def _digest(text: str) -> bytes:
+def b32_digest(text: str) -> bytes:
     """A SHA-1 hash from its base32hex text (digits 0-9 a-v are Python's base 32)."""
     if len(text) != 32 or not set(text) <= _B32HEX:
         raise Doubt(f"{text!r} is not a base32hex SHA-1 hash")

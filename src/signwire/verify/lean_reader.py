@@ -18,7 +18,7 @@ which the checks run in their workers.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -124,13 +124,23 @@ def read_lean(text: str, origin: str) -> LeanZone:
     return zone
 
 
+Sink = Callable[[str, list[Record]], None]
+"""Takes each run of lines of one owner, as its records, when the reader leaves it."""
+
+# Lines are split this many characters at a time: a range of a large file is never held as
+# one list of lines.
+_BLOCK = 1 << 20
+
+
 class _Reader:
-    """Reads lines of zone text. With ``keep``, every record of every owner goes to ``kept``;
+    """Reads lines of zone text. With ``keep``, every record of every owner goes to ``kept``,
+    or with a ``sink`` too, each owner's run of records to the sink (and nothing is kept);
     without, the owners go to the zone's index (types, line spans, NSEC/NSEC3 records)."""
 
-    def __init__(self, zone: LeanZone, *, keep: bool) -> None:
+    def __init__(self, zone: LeanZone, *, keep: bool, sink: Sink | None = None) -> None:
         self.zone = zone
-        self.keep = keep
+        self.keep = keep or sink is not None
+        self.sink = sink
         self.kept: dict[str, list[Record]] = {}
         self.origin = zone.origin
         self.suffix = "." + zone.origin if zone.origin != "." else "."
@@ -153,59 +163,59 @@ class _Reader:
         start = begin
         keep = self.keep
         kept_types = _KEPT
-        lines = text[begin:finish].split("\n") if begin or finish != len(text) else text.split("\n")
-        for line in lines:
-            here = pos
-            pos += len(line) + 1
-            if depth == 0 and not (
-                # Five scans in C beat one regular expression on lines that have none.
-                ";" in line or "(" in line or '"' in line or "\\" in line or ")" in line
-            ):
-                # The common line, as signers write it: "owner TTL IN TYPE RDATA".
-                w = line.split(None, 4)
-                if len(w) < 4 or not w[1].isdigit() or line[0] in " \t$":
-                    rdtype = None
-                elif w[2] == "IN":
-                    rdtype = types.get(w[3]) if len(w) == 5 else None
-                else:
-                    # Knot leaves the class out: "owner TTL TYPE RDATA".
-                    rdtype = types.get(w[2])
+        for lines in _blocks(text, begin, finish):
+            for line in lines:
+                here = pos
+                pos += len(line) + 1
+                if depth == 0 and not (
+                    # Five scans in C beat one regular expression on lines that have none.
+                    ";" in line or "(" in line or '"' in line or "\\" in line or ")" in line
+                ):
+                    # The common line, as signers write it: "owner TTL IN TYPE RDATA".
+                    w = line.split(None, 4)
+                    if len(w) < 4 or not w[1].isdigit() or line[0] in " \t$":
+                        rdtype = None
+                    elif w[2] == "IN":
+                        rdtype = types.get(w[3]) if len(w) == 5 else None
+                    else:
+                        # Knot leaves the class out: "owner TTL TYPE RDATA".
+                        rdtype = types.get(w[2])
+                        if rdtype is not None:
+                            w = line.split(None, 3)
+                            w.insert(2, "IN")
+                            if len(w) != 5:
+                                rdtype = None
                     if rdtype is not None:
-                        w = line.split(None, 3)
-                        w.insert(2, "IN")
-                        if len(w) != 5:
-                            rdtype = None
-                if rdtype is not None:
-                    if w[0] is not last_word and w[0] != last_word:
-                        last_word = w[0]
-                        self._owner(self._name(last_word), here)
-                    if keep or rdtype in kept_types or self.owner == self.origin:
-                        self.records.append((rdtype, int(w[1]), w[4]))
-                    if not keep:
-                        self.node_types.add(rdtype)
+                        if w[0] is not last_word and w[0] != last_word:
+                            last_word = w[0]
+                            self._owner(self._name(last_word), here)
+                        if keep or rdtype in kept_types or self.owner == self.origin:
+                            self.records.append((rdtype, int(w[1]), w[4]))
+                        if not keep:
+                            self.node_types.add(rdtype)
+                        continue
+                    last_word = ""
+                    self._record(line, line[:1] in (" ", "\t"), False, here)
                     continue
                 last_word = ""
-                self._record(line, line[:1] in (" ", "\t"), False, here)
-                continue
-            last_word = ""
-            if depth == 0 or special(line):
-                content, delta, escaped = _scan(line)
-            else:
-                content, delta, escaped = line, 0, False
-            if depth == 0:
-                parts = [content]
-                start = here
-                indented = line[:1] in (" ", "\t")
-                tricky = escaped
-            else:
-                parts.append(content)
-                tricky = tricky or escaped
-            depth += delta
-            if depth < 0:
-                raise Doubt("unbalanced parentheses")
-            if depth == 0:
-                joined = parts[0] if len(parts) == 1 else " ".join(parts)
-                self._record(joined, indented, tricky, start)
+                if depth == 0 or special(line):
+                    content, delta, escaped = _scan(line)
+                else:
+                    content, delta, escaped = line, 0, False
+                if depth == 0:
+                    parts = [content]
+                    start = here
+                    indented = line[:1] in (" ", "\t")
+                    tricky = escaped
+                else:
+                    parts.append(content)
+                    tricky = tricky or escaped
+                depth += delta
+                if depth < 0:
+                    raise Doubt("unbalanced parentheses")
+                if depth == 0:
+                    joined = parts[0] if len(parts) == 1 else " ".join(parts)
+                    self._record(joined, indented, tricky, start)
         if depth:
             raise Doubt("unbalanced parentheses at the end")
         self._owner(None, min(pos - 1, finish))
@@ -220,6 +230,12 @@ class _Reader:
             if not self.keep:
                 types = frozenset(self.node_types) | node.types
                 node.types = self.interned.setdefault(types, types)
+        sink = self.sink
+        if sink is not None:
+            if self.owner is not None:
+                sink(self.owner, self.records)
+            self.owner, self.records = owner, []
+            return
         if owner is None:
             self.owner, self.node = None, None
             return
@@ -313,6 +329,23 @@ class _Reader:
             _ttl(args[0])  # every record has a TTL of its own here
             return
         raise Doubt(f"directive {word} is left to the full reader")
+
+
+def _blocks(text: str, begin: int, finish: int) -> Iterator[list[str]]:
+    """The lines of ``text[begin:finish]``, about ``_BLOCK`` characters of them at a time."""
+    while True:
+        end = text.find("\n", begin + _BLOCK, finish)
+        if end < 0:
+            yield text[begin:finish].split("\n")
+            return
+        yield text[begin:end].split("\n")
+        begin = end + 1
+
+
+def read_runs(zone: LeanZone, begin: int, finish: int, sink: Sink) -> None:
+    """Give ``sink`` the records of each run of lines of one owner in ``zone.text[begin:finish]``
+    (which starts at a line that names its owner, outside parentheses), in file order."""
+    _Reader(zone, keep=True, sink=sink).read(zone.text, begin, finish)
 
 
 def _ttl(word: str) -> int:

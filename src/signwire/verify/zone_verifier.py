@@ -31,14 +31,14 @@ from dns.rdtypes.ANY.SOA import SOA
 
 from signwire.verify.anchors import TrustAnchor, anchors_for, match_anchors
 from signwire.verify.denial import denial_ttl
-from signwire.verify.lean import lean_verdict
-from signwire.verify.lean_reader import read_lean
+from signwire.verify.lean import PARALLEL_MIN
 from signwire.verify.lean_wire import Doubt
 from signwire.verify.nsec3_chain import check_nsec3_chain
 from signwire.verify.nsec_chain import check_nsec_chain
 from signwire.verify.report import Counts, ProblemLog, VerifyReport, type_text
 from signwire.verify.signatures import SEP_FLAG, SignatureCheck, ZoneKeys, check_rrset
 from signwire.verify.structure import ZoneShape, classify
+from signwire.verify.sweep import sweep_verdict
 from signwire.verify.zone_reader import ZoneContents, load_zone_text, read_zone_text
 
 SOA_T = dns.rdatatype.SOA
@@ -87,12 +87,14 @@ def verify_text(
     if isinstance(origin, str):
         origin = dns.name.from_text(origin)
     try:
-        verdict = lean_verdict(
-            read_lean(text, origin.to_text()),
+        verdict = sweep_verdict(
+            text,
+            origin.to_text(),
             now=now,
             warn_horizon=warn_horizon,
             anchors=anchors,
             workers=workers,
+            parallel_min=PARALLEL_MIN,
         )
     except Doubt:
         pass

@@ -210,6 +210,12 @@ def test_zone_add_serves_at_once_and_a_failing_hook_does_not_stop_it(daemon: Dae
     assert wait_for(lambda: any(r.get("zone") == ADDED and r.get("exit_status") == 3
                                 for r in daemon.log_records()), 20), daemon.log.read_text()
     assert serial_of(daemon.port, ADDED) is not None
+    # SIGHUP re-reads the file: the added zone is not a change of the file's zone list.
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "SIGHUP: configuration read" in daemon.log.read_text(), 20)
+    assert "need a restart" not in daemon.log.read_text()
+    assert serial_of(daemon.port, ADDED) is not None
     # Names the configuration does not know are refused, with the configuration's words.
     for extra, why in ((["--primary", "nosuch"], "no remote named 'nosuch'"),
                        (["--file", zone_file, "--allow-transfer", "nobody"], "no acl named"),

@@ -389,8 +389,10 @@ class Daemon:
         return True
 
     def _serve(self, zr: ZoneRuntime) -> None:
+        if zr.removed:
+            return  # late work of a removed zone touches nothing: the name may be served anew
         key = names.lower(zr.origin)
-        if zr.served is None or not zr.serving or zr.removed:
+        if zr.served is None or not zr.serving:
             self.served.pop(key, None)
             return
         # An added zone's ACL may be gone from a reloaded file: then nobody may transfer.
@@ -878,6 +880,8 @@ class Daemon:
         if zr.removed:
             return
         await self._write(zr, save)
+        if zr.removed:
+            return
         version = signed.version
         if change is not None and zr.journal.serial in (None, change.from_serial):
             try:
@@ -1232,7 +1236,7 @@ class Daemon:
         forget = bool(request.get("forget_keys"))
         zr.removed = True
         del self.zones[zone]
-        self._serve(zr)  # no longer answered
+        self.served.pop(names.lower(zr.origin), None)  # no longer answered
         zr.wake = None  # its entries in the timer heap are skipped from now on
         done = forget_keys(self.state, zone) if forget else []
         self.state.remove_added_zone(zone, self.clock(), forget=forget)

@@ -264,6 +264,10 @@ def test_added_zone_survives_a_restart_and_config_wins(daemon: Daemon) -> None:
         state.add_zone(ZONE, {"name": ZONE, "file": "/nonexistent"}, 0)
     listing = daemon.signwire("zone", "list")
     assert f"{OFFLINE}\tserial None" in listing.stdout, listing
+    status = daemon.signwire("status", "--json")  # from the state directory
+    listed = {z["zone"]: z for z in json.loads(status.stdout)["zones"]}
+    assert set(listed) == {ZONE, ADDED, OFFLINE}, status.stderr
+    assert listed[ADDED]["served_serial"] is not None  # its last version, saved
     daemon.start()
     assert wait_for(lambda: serial_of(daemon.port, ADDED) is not None, 30), daemon.log.read_text()
     assert wait_for(lambda: serial_of(daemon.port, OFFLINE) is not None, 30), (

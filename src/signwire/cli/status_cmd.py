@@ -58,14 +58,21 @@ def offline_status(config_path: str, now: int) -> dict[str, Any]:
 
     config = load_config(config_path)
     zones = []
-    for zc in config.zones:
-        meta = versions.read_meta(config.server.state, zc.name) or {}
-        refresh = versions.load_refresh(config.server.state, zc.name) or {}
+    names = [zc.name for zc in config.zones]
+    if (config.server.state / "state.sqlite").is_file():
+        from signwire.storage.state import StateStore
+
+        # The zones added at run time, served again at the next start.
+        with StateStore(config.server.state, create=False) as state:
+            names += [n for n, _t, _a in state.added_zones() if config.zone(n) is None]
+    for name in names:
+        meta = versions.read_meta(config.server.state, name) or {}
+        refresh = versions.load_refresh(config.server.state, name) or {}
         expires = None
         if refresh.get("last_success") is not None and refresh.get("expire") is not None:
             expires = refresh["last_success"] + refresh["expire"]
         zones.append({
-            "zone": zc.name, "state": "daemon not running", "serving": False,
+            "zone": name, "state": "daemon not running", "serving": False,
             "served_serial": meta.get("serial"), "input_serial": refresh.get("serial"),
             "input_from": meta.get("input_from"),
             "upstream": {"last_success": refresh.get("last_success"), "expires_at": expires,

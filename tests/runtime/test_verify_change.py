@@ -1,5 +1,6 @@
-"""The daemon's check of what an incremental step changed (used for zones too big to verify
-whole at every change): it passes a good step and catches a bad signature or a missing one."""
+"""The daemon's review of an incremental step (:func:`signwire.verify.review.review_change`,
+used for every incremental step whatever the zone's size): it passes a good step and catches a
+bad signature or a missing one; glue stays unsigned. The daemon keeps only the calls."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from signwire.keystore import crypto
 from signwire.keystore.model import ZoneKey
 from signwire.policy import algorithms
 from signwire.policy.model import KeyRole
-from signwire.runtime.daemon import verify_change, verify_version
+from signwire.runtime import daemon
 from signwire.signing.incremental import incremental
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions
 from signwire.signing.versioned import sign_full
+from signwire.verify.review import review_change, verify_version
 from signwire.zones import names
 from signwire.zones.diff import Diff, apply, diff
 from signwire.zones.version import ZoneVersion
@@ -70,7 +72,7 @@ def test_change_check_passes_good_steps_and_catches_bad_ones() -> None:
     assert verify_version(first.version, NOW) is None
     new = zone(2, [(w("www"), A, 3600, bytes((192, 0, 2, 80)))])
     nxt, change = incremental(first, diff(first.unsigned, new), keys, options, NOW + 10)
-    assert verify_change(nxt.version, change, NOW + 10) is None
+    assert review_change(nxt.version, change, NOW + 10) is None
 
     # A signature over the new record that does not verify.
     bad_sig = next(
@@ -83,15 +85,21 @@ def test_change_check_passes_good_steps_and_catches_bad_ones() -> None:
         nxt.version.soa, nxt.version.soa, (bad_sig[:4],), ((bad_sig[0], RRSIG, bad_sig[2], broken),)
     )
     tampered = apply(nxt.version, edited)
-    problem = verify_change(tampered, change, NOW + 10)
+    problem = review_change(tampered, change, NOW + 10)
     assert problem is not None and "www.example.test. A" in problem
 
     # A new record with no signature at all.
     unsigned_rec = (w("www"), A, 3600, bytes((192, 0, 2, 81)))
     bare = Diff(nxt.version.soa, nxt.version.soa, (), (unsigned_rec,))
     no_sig = apply(nxt.version, bare)
-    assert verify_change(no_sig, bare, NOW + 10) is not None
+    assert review_change(no_sig, bare, NOW + 10) is not None
     # Glue below a delegation is not signed, and that is right.
     glue = (w("ns.sub"), A, 3600, bytes((192, 0, 2, 10)))
     glue_diff = Diff(nxt.version.soa, nxt.version.soa, (), (glue,))
-    assert verify_change(apply(nxt.version, glue_diff), glue_diff, NOW + 10) is None
+    assert review_change(apply(nxt.version, glue_diff), glue_diff, NOW + 10) is None
+
+
+def test_the_daemon_keeps_only_the_calls() -> None:
+    assert daemon.review_change is review_change
+    assert daemon.verify_version is verify_version
+    assert not hasattr(daemon, "FULL_VERIFY_MAX_RECORDS")

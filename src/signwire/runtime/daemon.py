@@ -12,9 +12,10 @@ The state directory's lock is held for the daemon's whole life. Each new signed 
 saved (:mod:`signwire.storage.versions`, with the IXFR journal) before it is served, so a
 restart serves the last one at once, without signing. Key steps run whenever the zone is
 signed and at the enforcer's own next event; while a DS is on its way in or out, the
-policy's parental agents are asked on the same timer. Verification: small zones and full
-signings are verified whole by the independent verifier; incremental steps of zones over
-``FULL_VERIFY_MAX_RECORDS`` by what they changed (:func:`verify_change`).
+policy's parental agents are asked on the same timer. Verification, by the independent
+verifier before a version is served: a full signing is verified whole
+(:func:`signwire.verify.review.verify_version`), an incremental step by what it changed
+(:func:`signwire.verify.review.review_change`), whatever the zone's size.
 """
 
 from __future__ import annotations
@@ -37,14 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dns.dnssec
 import dns.exception
 import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdataset
-import dns.rdatatype
-import dns.rrset
 import dns.tsig
 
 from signwire.config.model import Config, ZoneConfig
@@ -68,110 +63,32 @@ from signwire.publication.responder import ServedZone, respond
 from signwire.runtime.clock import SystemClock
 from signwire.runtime.dns_server import DnsServer
 from signwire.runtime.notify import NotifySender
+from signwire.runtime.signature_workers import SignatureWorkers
 from signwire.runtime.transfer import QueryError, soa_query, transfer
 from signwire.signing import incremental as incr
 from signwire.signing import refresh as sigrefresh
 from signwire.signing.apex import ds_rdata
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import SigningOptions, from_policy
-from signwire.signing.schedule import Schedule, covered, earliest_expiration
+from signwire.signing.schedule import Schedule, earliest_expiration
 from signwire.signing.versioned import Signed, sign_full, snapshot_of
 from signwire.storage import versions
 from signwire.storage.files import atomic_text, check_private_directory
 from signwire.storage.lock import StateLock
 from signwire.storage.state import StateStore
-from signwire.verify.zone_verifier import verify_text
+from signwire.verify.review import review_change, verify_version, zone_text
 from signwire.zones import names, rdata
 from signwire.zones.diff import Diff, DiffError, apply, diff
-from signwire.zones.rrtypes import DNSKEY, DS, NS, RRSIG, SOA
+from signwire.zones.rrtypes import DS
 from signwire.zones.version import ZoneVersion, decode_node
 
 log = logging.getLogger("signwire")
 
+# A full signing of a zone this big makes its signatures in the worker processes (below,
+# starting them and shipping the data costs more than it saves).
+WORKERS_FROM_RECORDS = 5000
 _NO_KEYS = SigningKeys((), (), ())  # a restored version's keys until a key step confirms them
 _OPCODE_NOTIFY = 4
-
-
-def zone_text(version: ZoneVersion) -> str:
-    """A version as zone-file text (for the verifier and the optional output file)."""
-    lines = []
-    for owner, rdtype, ttl, rd in version.records():
-        lines.append(
-            f"{names.to_text(owner)} {ttl} IN {rdata.type_to_text(rdtype)} "
-            f"{rdata.to_text(rdtype, rd)}\n"
-        )
-    return "".join(lines)
-
-
-def verify_version(version: ZoneVersion, now: int) -> str | None:
-    """Why the signed version must not be served, or None. The one place the daemon calls
-    the independent verifier (a verifier of what a diff changed can replace it here)."""
-    report = verify_text(zone_text(version), names.to_text(version.origin), now=now, workers=1)
-    if report.ok:
-        return None
-    errors = report.errors
-    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-    return "; ".join(str(p) for p in errors[:3]) + more
-
-
-FULL_VERIFY_MAX_RECORDS = 20_000  # above this, incremental steps verify what they changed
-
-
-def verify_change(version: ZoneVersion, change: Diff, now: int) -> str | None:
-    """Why the new version must not be served, judging only what ``change`` touched: every
-    RRset it added to, removed from or re-signed, and the SOA, validated by dnspython against
-    the version's DNSKEY RRset. (The denial chain around a change is not checked here; a full
-    verification of each full signing and of small zones covers it.)"""
-    origin_wire = version.origin
-    origin = dns.name.from_wire(origin_wire, 0)[0]
-    keyset = dns.rdataset.Rdataset(dns.rdataclass.IN, dns.rdatatype.DNSKEY)
-    for _ttl, rd in version.rrset(origin_wire, DNSKEY):
-        keyset.add(dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.DNSKEY, rd, 0, len(rd)))
-    if not keyset:
-        return "no DNSKEY at the apex"
-    touched = {(names.lower(origin_wire), SOA)}
-    for owner, rdtype, _ttl, rd in (*change.added, *change.deleted):
-        touched.add((names.lower(owner), covered(rd) if rdtype == RRSIG else rdtype))
-    for owner, rdtype in sorted(touched):
-        node = version.node(owner)
-        if node is None:
-            continue  # the name is gone with all its records
-        rrs = [(ttl, rd) for t, ttl, rd in node if t == rdtype]
-        if not rrs:
-            continue  # the RRset is gone
-        sigs = [rd for t, _ttl, rd in node if t == RRSIG and covered(rd) == rdtype]
-        where = f"{names.to_text(owner)} {rdata.type_to_text(rdtype)}"
-        if not sigs:
-            if _below_cut(version, owner) or (rdtype == NS and owner != names.lower(origin_wire)):
-                continue  # a delegation's NS and glue are not signed
-            return f"{where}: no RRSIG"
-        name = dns.name.from_wire(owner, 0)[0]
-        rrset = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.RdataType(rdtype))
-        for ttl, rd in rrs:
-            rrset.add(dns.rdata.from_wire(dns.rdataclass.IN, rrset.rdtype, rd, 0, len(rd)), ttl)
-        sigset = dns.rrset.RRset(
-            name, dns.rdataclass.IN, dns.rdatatype.RRSIG, dns.rdatatype.RdataType(rdtype)
-        )
-        for rd in sigs:
-            sigset.add(
-                dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RRSIG, rd, 0, len(rd)),
-                rrs[0][0],
-            )
-        try:
-            dns.dnssec.validate(rrset, sigset, {origin: keyset}, now=now)
-        except dns.exception.ValidationFailure as e:
-            return f"{where}: {e}"
-    return None
-
-
-def _below_cut(version: ZoneVersion, owner: bytes) -> bool:
-    apex = names.lower(version.origin)
-    name = names.lower(owner)
-    while name != apex and len(name) > len(apex):
-        if name != names.lower(owner) and version.rrset(name, NS):
-            return True
-        name = names.parent(name)
-    return False
 
 
 def keys_fingerprint(keys: SigningKeys) -> list[Any]:
@@ -266,6 +183,7 @@ class Daemon:
         self.control: Any = None
         self.metrics: Any = None
         self._hooks: concurrent.futures.ThreadPoolExecutor | None = None
+        self._signature_workers: SignatureWorkers | None = None
         self.started_at = self.clock()
 
     # --- set-up ------------------------------------------------------------------------
@@ -748,10 +666,14 @@ class Daemon:
         if previous is None:
             mode = pz.SignMode.FULL
 
+        full = mode is pz.SignMode.FULL or previous is None
+        service = self._workers_for(unsigned) if full and not keys.unsigned else None
+
         def work() -> tuple[Signed, Diff | None]:
-            if mode is pz.SignMode.FULL or previous is None:
+            if full or previous is None:
                 made = sign_full(
-                    unsigned, keys, options, now, previous_serial, refresh=refresh_period
+                    unsigned, keys, options, now, previous_serial, refresh=refresh_period,
+                    service=service,
                 )
                 return made, (diff(previous.version, made.version) if previous else None)
             if mode is pz.SignMode.INCREMENTAL:
@@ -764,6 +686,19 @@ class Daemon:
             )
 
         return work, key_step, mode
+
+    def _workers_for(self, unsigned: ZoneVersion) -> SignatureWorkers | None:
+        """The signature workers, for a zone big enough to gain from them (started at the
+        first such zone and kept: they keep each key loaded)."""
+        if unsigned.record_count() < WORKERS_FROM_RECORDS:
+            return None
+        if self._signature_workers is None:
+            wanted = SignatureWorkers.wanted()
+            if not wanted:
+                return None
+            self._signature_workers = SignatureWorkers(wanted)
+            log.info("signature workers started: %d processes", wanted)
+        return self._signature_workers
 
     async def _sign_work(
         self,
@@ -812,13 +747,13 @@ class Daemon:
         now = self.clock()
         started = asyncio.get_running_loop().time()
         version, change = candidate.signed.version, candidate.diff
-        full = change is None or candidate.full or version.record_count() <= FULL_VERIFY_MAX_RECORDS
+        full = change is None or candidate.full
         try:
             if full:
                 problem = await asyncio.to_thread(verify_version, version, now)
             else:
                 assert change is not None
-                problem = await asyncio.to_thread(verify_change, version, change, now)
+                problem = await asyncio.to_thread(review_change, version, change, now)
         except Exception as e:  # whatever stops the verifier, the version is not served
             if not isinstance(e, (SignwireError, dns.exception.DNSException, ValueError)):
                 log.exception("%s: verification failed", zr.config.name)
@@ -1396,6 +1331,8 @@ class Daemon:
             await self.metrics.close()
         if self._hooks is not None:
             self._hooks.shutdown(wait=False, cancel_futures=True)
+        if self._signature_workers is not None:
+            self._signature_workers.close()
         if self.control is not None:
             await self.control.close()
         if self.server is not None:

@@ -57,3 +57,28 @@ def test_many_zones_signed_and_served(tmp_path: Path) -> None:
     finally:
         if daemon.proc is not None and daemon.proc.poll() is None:
             assert daemon.stop(signal.SIGTERM) == 0
+
+
+def test_a_big_zone_is_signed_by_the_signature_workers(tmp_path: Path) -> None:
+    """Above WORKERS_FROM_RECORDS a first signing hands its signatures to worker processes;
+    the version they make is verified like any other before it is served."""
+    port = free_port()
+    SOA_PORT[:] = [port]
+    hosts = "".join(f"h{i} IN A 192.0.2.{i % 250 + 1}\n" for i in range(6000))
+    (tmp_path / "example.com.zone").write_text(TEXT.format(n=200) + hosts)
+    (tmp_path / "signwire.toml").write_text(
+        f'[server]\nlisten = ["{ADDRESS}:{port}"]\nstate = "state"\n\n'
+        f'[[zone]]\nname = "{ZONE}"\nfile = "example.com.zone"\n')
+    daemon = Daemon(tmp_path)
+    try:
+        daemon.start()
+        q = dns.message.make_query("h5999." + ZONE, "A", want_dnssec=True)
+        q.flags &= ~dns.flags.RD
+        answer = dns.query.udp(q, ADDRESS, port=port, timeout=2)
+        assert any(r.rdtype == dns.rdatatype.RRSIG for r in answer.answer), answer
+        log = daemon.log.read_text()
+        assert "signature workers started" in log, log
+        assert "verified serial" in log and "failed verification" not in log, log
+    finally:
+        if daemon.proc is not None and daemon.proc.poll() is None:
+            assert daemon.stop(signal.SIGTERM) == 0

@@ -20,9 +20,12 @@ keys and options it was signed with, and the re-sign :class:`~signwire.signing.s
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from signwire.keystore.model import SignerSpec
 from signwire.signing import full, rrsig
 from signwire.signing.context import (
     KeyUse,
@@ -90,14 +93,34 @@ def signing_context(
     )
 
 
+class SignatureService(Protocol):
+    """Makes signatures somewhere else (the daemon's worker processes, which keep their keys
+    loaded). ``submit`` takes ``(key, data)`` pairs and returns a function that waits for
+    their signatures, in the same order; the caller goes on preparing the next batch."""
+
+    def submit(self, work: list[tuple[SignerSpec, bytes]]) -> Callable[[], Sequence[bytes]]: ...
+
+
+# Names per batch sent to a SignatureService, and batches in flight: enough to keep the
+# workers busy while this process prepares the next, few enough to bound the memory.
+BATCH_NAMES = 1000
+IN_FLIGHT = 4
+
+
 class RrsetSigner:
     """Makes RRSIG RDATA for RRsets with one run's keys and times, by the rules of
     the text output (:func:`signwire.signing.context.is_signed`), and counts what it made."""
 
-    def __init__(self, ctx: RenderContext, sign_fns: SignFns) -> None:
+    def __init__(self, ctx: RenderContext, sign_fns: SignFns | None) -> None:
+        """``sign_fns`` None: only :meth:`prepare` is used (the signatures are made elsewhere)."""
         self.ctx = ctx
-        self.zone_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.zone_keys]
-        self.key_keys = [(k.algorithm, k.key_tag, sign_fns[k.signer]) for k in ctx.key_keys]
+        fns = sign_fns or {}
+        self.zone_keys = [(k.algorithm, k.key_tag, fns[k.signer]) for k in ctx.zone_keys
+                          if sign_fns is not None]
+        self.key_keys = [(k.algorithm, k.key_tag, fns[k.signer]) for k in ctx.key_keys
+                         if sign_fns is not None]
+        self.zone_specs = [(k.algorithm, k.key_tag, k.signer) for k in ctx.zone_keys]
+        self.key_specs = [(k.algorithm, k.key_tag, k.signer) for k in ctx.key_keys]
         self.signer_lower = lower(ctx.origin)
         self.made = 0
 
@@ -126,6 +149,31 @@ class RrsetSigner:
                 rdtype, algorithm, labels, ttl, expiration, inception, key_tag, self.signer_lower
             )
             out.append(fields + sign_fn(fields + data))
+        self.made += len(out)
+        return out
+
+    def prepare(
+        self, owner: bytes, kind: NameKind, rdtype: int, ttl: int, rdatas: Sequence[bytes]
+    ) -> list[tuple[bytes, SignerSpec, bytes]]:
+        """What :meth:`sign` would sign, unsigned: ``(RRSIG fields, key, data to sign)`` per
+        signing key; the RRSIG RDATA is the fields followed by the key's signature of data."""
+        if not self.signs(kind, rdtype):
+            return []
+        if uses_key_keys(kind, rdtype):
+            keys, timing = self.key_specs, self.ctx.key_timing
+        else:
+            keys, timing = self.zone_specs, self.ctx.timing
+        owner_lower = lower(owner)
+        labels = rrsig_labels(owner)
+        data = rrsig.rrset_data(owner_lower, rdtype, ttl, list(rdatas))
+        expiration = timing.expiration_for(owner_lower, rdtype)
+        inception = self.ctx.timing.inception
+        out = []
+        for algorithm, key_tag, spec in keys:
+            fields = rrsig.sig_fields(
+                rdtype, algorithm, labels, ttl, expiration, inception, key_tag, self.signer_lower
+            )
+            out.append((fields, spec, fields + data))
         self.made += len(out)
         return out
 
@@ -171,6 +219,49 @@ def sign_units(
     return out, earliest
 
 
+def sign_units_elsewhere(
+    units: Sequence[Unit], signer: RrsetSigner, service: SignatureService
+) -> tuple[list[RR], dict[bytes, int]]:
+    """:func:`sign_units`, with the signatures made by ``service`` in batches while this
+    process prepares the next ones (the same records; ECDSA signatures differ, being random)."""
+    out: list[RR] = []
+    earliest: dict[bytes, int] = {}
+    in_flight: deque[tuple[Callable[[], Sequence[bytes]], list[int]]] = deque()
+
+    def collect() -> None:
+        wait, places = in_flight.popleft()
+        for place, sig in zip(places, wait(), strict=True):
+            owner, _, ttl, fields = out[place]
+            out[place] = (owner, RRSIG, ttl, fields + sig)
+
+    for lo in range(0, len(units), BATCH_NAMES):
+        work: list[tuple[SignerSpec, bytes]] = []
+        places: list[int] = []
+        for key, kind, recs in units[lo : lo + BATCH_NAMES]:
+            owner = recs[0][0]
+            if kind is NameKind.APEX:
+                recs = sorted(recs, key=lambda r: r[1])  # as sign_units does
+            first: int | None = earliest.get(key)
+            for rdtype, ttl, rdatas in rrsets(recs):
+                out.extend((owner, rdtype, ttl, rd) for rd in rdatas)
+                for fields, spec, data in signer.prepare(owner, kind, rdtype, ttl, rdatas):
+                    places.append(len(out))
+                    out.append((owner, RRSIG, ttl, fields))  # the signature comes later
+                    work.append((spec, data))
+                    exp = int.from_bytes(fields[8:12], "big")
+                    if first is None or exp < first:
+                        first = exp
+            if first is not None:
+                earliest[key] = first
+        if work:
+            in_flight.append((service.submit(work), places))
+        while len(in_flight) > IN_FLIGHT:
+            collect()
+    while in_flight:
+        collect()
+    return out, earliest
+
+
 def version_records(version: ZoneVersion) -> Iterator[Record]:
     """A version's records in the reader's form (line 0), one owner ``bytes`` per name."""
     for owner, t, ttl, rd in version.records():
@@ -193,6 +284,7 @@ def sign_full(
     *,
     refresh: int | None = None,
     signers: SignFns | None = None,
+    service: SignatureService | None = None,
 ) -> Signed:
     """Sign a whole zone into a version.
 
@@ -201,7 +293,8 @@ def sign_full(
     an old DNSKEY RRset puts that RRset's TTL there.
     ``refresh`` (seconds before expiration at which signatures are replaced) defaults to
     :func:`default_refresh`; ``signers`` are signing functions already loaded for the keys (a
-    long-lived signer keeps them, an HSM session is not opened per step).
+    long-lived signer keeps them, an HSM session is not opened per step); ``service`` makes
+    the signatures in other processes instead (worth it from a few thousand names).
     """
     if isinstance(unsigned, ZoneVersion):
         version = unsigned
@@ -220,8 +313,12 @@ def sign_full(
         plan = full.plan_unsigned(snapshot, options, now, previous_serial)
     else:
         plan = full.plan(snapshot, keys, options, now, previous_serial=previous_serial)
-    signer = RrsetSigner(plan.context, signers or load_signers(plan.context))
-    records, earliest = sign_units(plan.units, signer)
+    if service is not None:
+        signer = RrsetSigner(plan.context, None)
+        records, earliest = sign_units_elsewhere(plan.units, signer, service)
+    else:
+        signer = RrsetSigner(plan.context, signers or load_signers(plan.context))
+        records, earliest = sign_units(plan.units, signer)
     signed = ZoneVersion.from_records(snapshot.origin, records)
     schedule = Schedule.build(default_refresh(options) if refresh is None else refresh, earliest)
     return Signed(signed, version, keys, options, schedule, signer.made)

@@ -82,3 +82,26 @@ def test_a_big_zone_is_signed_by_the_signature_workers(tmp_path: Path) -> None:
     finally:
         if daemon.proc is not None and daemon.proc.poll() is None:
             assert daemon.stop(signal.SIGTERM) == 0
+
+
+def test_a_zone_under_the_insecure_policy_is_served_unsigned(tmp_path: Path) -> None:
+    port = free_port()
+    SOA_PORT[:] = [port]
+    (tmp_path / "example.com.zone").write_text(TEXT.format(n=200))
+    (tmp_path / "signwire.toml").write_text(
+        f'[server]\nlisten = ["{ADDRESS}:{port}"]\nstate = "state"\n\n'
+        f'[[zone]]\nname = "{ZONE}"\nfile = "example.com.zone"\npolicy = "insecure"\n')
+    daemon = Daemon(tmp_path)
+    try:
+        daemon.start()
+        for name, rdtype in (("www." + ZONE, "A"), (ZONE, "DNSKEY"), ("nx." + ZONE, "A")):
+            q = dns.message.make_query(name, rdtype, want_dnssec=True)
+            q.flags &= ~dns.flags.RD
+            answer = dns.query.udp(q, ADDRESS, port=port, timeout=2)
+            records = [r.rdtype for r in (*answer.answer, *answer.authority)]
+            assert not {dns.rdatatype.RRSIG, dns.rdatatype.NSEC, dns.rdatatype.DNSKEY} & set(
+                records), answer
+        assert "published serial" in daemon.log.read_text()
+    finally:
+        if daemon.proc is not None and daemon.proc.poll() is None:
+            assert daemon.stop(signal.SIGTERM) == 0

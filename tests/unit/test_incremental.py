@@ -606,3 +606,14 @@ def test_steps_into_out_of_and_within_an_unsigned_zone() -> None:
     assert not {r[1] for r in change.added} & DNSSEC_TYPES
     back, _ = incremental(changed, diff(after, after), KEYS, options, NOW)
     assert problems(back.version) == []
+
+
+def test_an_unsigned_version_with_a_dnssec_record_left_is_not_served() -> None:
+    from signwire.verify.review import verify_unsigned
+
+    options = SigningOptions()
+    plain = sign_full(version(10, a("host")), NO_KEYS, options, NOW)
+    assert verify_unsigned(plain.version) is None
+    signed = sign_full(version(10, a("host")), KEYS, options, NOW)
+    problem = verify_unsigned(signed.version)
+    assert problem is not None and "DNSKEY" in problem and "RRSIG" in problem

@@ -76,7 +76,7 @@ from signwire.storage import versions
 from signwire.storage.files import atomic_text, check_private_directory
 from signwire.storage.lock import StateLock
 from signwire.storage.state import StateStore
-from signwire.verify.review import review_change, verify_version, zone_text
+from signwire.verify.review import review_change, verify_unsigned, verify_version, zone_text
 from signwire.zones import names, rdata
 from signwire.zones.diff import Diff, DiffError, apply, diff
 from signwire.zones.rrtypes import DS
@@ -749,7 +749,9 @@ class Daemon:
         version, change = candidate.signed.version, candidate.diff
         full = change is None or candidate.full
         try:
-            if full:
+            if candidate.signed.keys.unsigned:  # the policy took the zone insecure
+                problem = await asyncio.to_thread(verify_unsigned, version)
+            elif full:
                 problem = await asyncio.to_thread(verify_version, version, now)
             else:
                 assert change is not None

@@ -784,3 +784,17 @@ def _rdataset(rdtype: int, rrs: list[tuple[int, bytes]]) -> dns.rdataset.Rdatase
     for ttl, rd in rrs:
         rds.add(dns.rdata.from_wire(_IN, rds.rdtype, rd, 0, len(rd)), ttl)
     return rds
+
+
+# RRSIG, NSEC, DNSKEY, NSEC3, NSEC3PARAM, CDS, CDNSKEY
+_DNSSEC_TYPES = frozenset({46, 47, 48, 50, 51, 59, 60})
+
+
+def verify_unsigned(version: ZoneVersion) -> str | None:
+    """Why a version that its policy took insecure must not be served, or None: it must hold
+    no DNSSEC record at all (the enforcer only gets there once no DS can be cached, and a
+    DNSKEY or RRSIG left behind would say the zone is still signed)."""
+    left = sorted({rdtype for _, rdtype, _, _ in version.records() if rdtype in _DNSSEC_TYPES})
+    if left:
+        return "an unsigned version still holds " + ", ".join(type_text(t) for t in left)
+    return None

@@ -192,38 +192,25 @@ def rrsets(recs: Sequence[Record]) -> Iterator[tuple[int, int, list[bytes]]]:
         i = j
 
 
+class SignHere:
+    """The :class:`SignatureService` of one process: each batch is signed when submitted."""
+
+    def __init__(self, fns: SignFns) -> None:
+        self.fns = fns
+
+    def submit(self, work: list[tuple[SignerSpec, bytes]]) -> Callable[[], Sequence[bytes]]:
+        fns = self.fns
+        sigs = [fns[spec](data) for spec, data in work]
+        return lambda: sigs
+
+
 def sign_units(
-    units: Sequence[Unit], signer: RrsetSigner
-) -> tuple[list[RR], dict[bytes, int]]:
-    """The records of the planned names with their RRSIGs, and the earliest RRSIG expiration
-    of each name that has any (for the re-sign schedule)."""
-    out: list[RR] = []
-    earliest: dict[bytes, int] = {}
-    for key, kind, recs in units:
-        owner = recs[0][0]
-        if kind is NameKind.APEX:
-            # Planned apex records are sorted by type already (apex_records); others come
-            # grouped by type with the one NSEC appended, as render() relies on too.
-            recs = sorted(recs, key=lambda r: r[1])
-        first: int | None = earliest.get(key)
-        for rdtype, ttl, rdatas in rrsets(recs):
-            out.extend((owner, rdtype, ttl, rd) for rd in rdatas)
-            sigs = signer.sign(owner, kind, rdtype, ttl, rdatas)
-            if sigs:
-                out.extend((owner, RRSIG, ttl, sig) for sig in sigs)
-                exp = int.from_bytes(sigs[0][8:12], "big")
-                if first is None or exp < first:
-                    first = exp
-        if first is not None:
-            earliest[key] = first
-    return out, earliest
-
-
-def sign_units_elsewhere(
     units: Sequence[Unit], signer: RrsetSigner, service: SignatureService
 ) -> tuple[list[RR], dict[bytes, int]]:
-    """:func:`sign_units`, with the signatures made by ``service`` in batches while this
-    process prepares the next ones (the same records; ECDSA signatures differ, being random)."""
+    """The records of the planned names with their RRSIGs, and the earliest RRSIG expiration
+    of each name that has any (for the re-sign schedule). The signatures are made by
+    ``service`` in batches, while this process prepares the next batch when the service works
+    elsewhere."""
     out: list[RR] = []
     earliest: dict[bytes, int] = {}
     in_flight: deque[tuple[Callable[[], Sequence[bytes]], list[int]]] = deque()
@@ -240,7 +227,9 @@ def sign_units_elsewhere(
         for key, kind, recs in units[lo : lo + BATCH_NAMES]:
             owner = recs[0][0]
             if kind is NameKind.APEX:
-                recs = sorted(recs, key=lambda r: r[1])  # as sign_units does
+                # Planned apex records are sorted by type already (apex_records); others come
+                # grouped by type with the one NSEC appended, as render() relies on too.
+                recs = sorted(recs, key=lambda r: r[1])
             first: int | None = earliest.get(key)
             for rdtype, ttl, rdatas in rrsets(recs):
                 out.extend((owner, rdtype, ttl, rd) for rd in rdatas)
@@ -313,12 +302,10 @@ def sign_full(
         plan = full.plan_unsigned(snapshot, options, now, previous_serial)
     else:
         plan = full.plan(snapshot, keys, options, now, previous_serial=previous_serial)
-    if service is not None:
-        signer = RrsetSigner(plan.context, None)
-        records, earliest = sign_units_elsewhere(plan.units, signer, service)
-    else:
-        signer = RrsetSigner(plan.context, signers or load_signers(plan.context))
-        records, earliest = sign_units(plan.units, signer)
+    signer = RrsetSigner(plan.context, None)
+    if service is None:
+        service = SignHere(signers or load_signers(plan.context))
+    records, earliest = sign_units(plan.units, signer, service)
     signed = ZoneVersion.from_records(snapshot.origin, records)
     schedule = Schedule.build(default_refresh(options) if refresh is None else refresh, earliest)
     return Signed(signed, version, keys, options, schedule, signer.made)

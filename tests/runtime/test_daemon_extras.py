@@ -29,6 +29,7 @@ import dns.rcode
 import dns.tsigkeyring
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from tests.fake_primary import FakePrimary
 
 from interop.live_dns import free_port
 
@@ -39,6 +40,7 @@ WRONG = dns.tsigkeyring.from_text(
     {"xfr-key.": ("hmac-sha256", "d3JvbmcgLS0gbm90IHRoZSBzZWNyZXQgYXQgYWxs")})
 ADDRESS = "127.0.0.1"
 ZONE, ADDED, OFFLINE = "example.com.", "added.test.", "offline.test."
+FROM_PRIMARY = "primary.test."
 
 HOOK = """\
 import json, os, sys
@@ -61,6 +63,8 @@ def small_zone(name: str, serial: int = 1) -> str:
 
 class Daemon:
     def __init__(self, folder: Path, port: int, metrics_port: int) -> None:
+        self.primary = FakePrimary(ADDRESS, FROM_PRIMARY, KEYRING, "xfr-key.",
+                                   small_zone(FROM_PRIMARY, 5))
         self.folder = folder
         self.port = port
         self.metrics_port = metrics_port
@@ -155,6 +159,10 @@ on-publish = {fail}   # the default: a command that fails (added zones get it)
 [tsig.xfr-key]
 secret = "{SECRET}"
 
+[remote.primary]
+addresses = ["{ADDRESS}:{d.primary.port}"]
+key = "xfr-key"
+
 [acl.secondaries]
 networks = ["127.0.0.0/8"]
 key = "xfr-key"
@@ -173,6 +181,7 @@ on-publish = {hook}
         if d.proc is not None and d.proc.poll() is None:
             d.proc.kill()
             d.proc.wait()
+        d.primary.close()
 
 
 def test_on_publish_runs_after_serving_and_writing(daemon: Daemon) -> None:
@@ -249,6 +258,34 @@ def test_metrics_over_http(daemon: Daemon) -> None:
     assert m[("signwire_zone_signed_serial", (("zone", ADDED),))] == serial_of(port, ADDED)
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(f"http://{ADDRESS}:{daemon.metrics_port}/nothing", timeout=5)
+
+
+def test_zone_added_from_a_primary_and_its_upstream_metrics(daemon: Daemon) -> None:
+    added = daemon.signwire("zone", "add", FROM_PRIMARY, "--primary", "primary",
+                            "--allow-transfer", "secondaries")
+    assert added.returncode == 0, added.stderr
+    assert wait_for(lambda: serial_of(daemon.port, FROM_PRIMARY) is not None, 30), (
+        daemon.log.read_text())
+    z = (("zone", FROM_PRIMARY),)
+    m = scrape(daemon.metrics_port)
+    assert m[("signwire_zone_input_serial", z)] == 5
+    assert m[("signwire_zone_transfers_in_total", (("kind", "AXFR"), *z))] == 1
+    assert 0 < m[("signwire_zone_upstream_expires_in_seconds", z)] <= 1209600
+    assert time.time() - 60 < m[("signwire_zone_refresh_success_timestamp_seconds", z)]
+    assert m[("signwire_zone_stale", z)] == 0
+    # A new serial at the primary, fetched at the operator's word: counted again.
+    daemon.primary.set_zone(small_zone(FROM_PRIMARY, 6))
+    assert daemon.signwire("zone", "reload", FROM_PRIMARY).returncode == 0
+
+    def fetched() -> bool:
+        return scrape(daemon.metrics_port).get(("signwire_zone_input_serial", z)) == 6
+
+    assert wait_for(fetched, 30), daemon.log.read_text()
+    m = scrape(daemon.metrics_port)
+    assert sum(v for (name, labels), v in m.items()
+               if name == "signwire_zone_transfers_in_total" and labels[-1] == z[0]) == 2
+    assert daemon.signwire("zone", "remove", FROM_PRIMARY).returncode == 0
+    assert ("signwire_zone_input_serial", z) not in scrape(daemon.metrics_port)
 
 
 def test_added_zone_survives_a_restart_and_config_wins(daemon: Daemon) -> None:

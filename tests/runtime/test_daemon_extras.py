@@ -346,7 +346,21 @@ def test_json_log_lines_and_no_secret(daemon: Daemon) -> None:
         pass  # refused with a TSIG error dnspython raises
     status = daemon.signwire("status", "--json")
     assert status.returncode == 0 and SECRET not in status.stdout
+    # A zone whose on-publish command takes 30 s (the table as the control socket takes it): it is
+    # served all the same, and SIGTERM does not wait for the command.
+    from signwire.control.socket import request
+
+    slow = {"name": "slow.test.", "file": str(daemon.folder / f"{ADDED}zone"),
+            "on-publish": [sys.executable, "-c", "import time; time.sleep(30)"]}
+    (daemon.folder / f"{ADDED}zone").write_text(small_zone("slow.test."))
+    answer = request(daemon.folder / "state" / "control.sock",
+                     {"command": "zone-add", "table": slow})
+    assert answer["ok"] is True, answer
+    assert wait_for(lambda: serial_of(daemon.port, "slow.test.") is not None, 30)
+    time.sleep(0.5)  # the command has started
+    started = time.monotonic()
     assert daemon.stop() == 0
+    assert time.monotonic() - started < 10, "SIGTERM waited for the on-publish command"
     text = daemon.log.read_text()
     records = daemon.log_records()  # every line is one JSON object
     assert len(records) == len(text.splitlines())

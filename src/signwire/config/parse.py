@@ -72,7 +72,7 @@ set) the command runs in the background with a scrubbed environment (as the poli
 ``ds-submit-command``: PATH, HOME, locale, TMPDIR) plus ``SIGNWIRE_ZONE``,
 ``SIGNWIRE_SERIAL`` and ``SIGNWIRE_OUTPUT`` (only with ``output``); its exit status is
 logged, a failure or a timeout never holds back serving. Runs of one zone follow each other
-in order.
+in order; at most four run at once. A stopping daemon does not wait for one still running.
 
 ``metrics``: per zone ``signwire_zone_signed_serial``, ``..._input_serial``,
 ``..._upstream_expires_in_seconds``, ``..._stale``, ``..._signature_expiry_earliest_timestamp``,

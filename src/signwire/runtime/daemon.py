@@ -21,7 +21,6 @@ verifier before a version is served: a full signing is verified whole
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import functools
@@ -62,6 +61,7 @@ from signwire.publication.notify_out import Answered, GaveUp, Ignored, NotifyOut
 from signwire.publication.responder import ServedZone, respond
 from signwire.runtime.clock import SystemClock
 from signwire.runtime.dns_server import DnsServer
+from signwire.runtime.hooks import run_detached
 from signwire.runtime.notify import NotifySender
 from signwire.runtime.signature_workers import SignatureWorkers
 from signwire.runtime.transfer import QueryError, soa_query, transfer
@@ -182,7 +182,7 @@ class Daemon:
         self.notifier: NotifySender | None = None
         self.control: Any = None
         self.metrics: Any = None
-        self._hooks: concurrent.futures.ThreadPoolExecutor | None = None
+        self._hook_slots = asyncio.Semaphore(4)  # on-publish commands running at once
         self._signature_workers: SignatureWorkers | None = None
         self.started_at = self.clock()
 
@@ -848,12 +848,6 @@ class Daemon:
         if zr.config.on_publish and not zr.removed:
             self._spawn(self._on_publish(zr, version.serial, output))
 
-    def _hook_pool(self) -> concurrent.futures.ThreadPoolExecutor:
-        # Threads of their own: a slow command must not hold up signing's worker threads.
-        if self._hooks is None:
-            self._hooks = concurrent.futures.ThreadPoolExecutor(4, "on-publish")
-        return self._hooks
-
     async def _on_publish(self, zr: ZoneRuntime, serial: int, output: Path | None) -> None:
         """The zone's on-publish command, after a new version is served (and written): in the
         background, one at a time per zone, its exit status logged; it never holds up
@@ -871,7 +865,8 @@ class Daemon:
                 what="on-publish",
             )
             try:
-                await loop.run_in_executor(self._hook_pool(), run)
+                async with self._hook_slots:
+                    await run_detached(run, "on-publish")
             except DsSubmitError as e:
                 fields["exit_status"] = e.returncode
                 log.error("%s: serial %d: %s", zr.config.name, serial, e,
@@ -1331,8 +1326,6 @@ class Daemon:
             task.cancel()
         if self.metrics is not None:
             await self.metrics.close()
-        if self._hooks is not None:
-            self._hooks.shutdown(wait=False, cancel_futures=True)
         if self._signature_workers is not None:
             self._signature_workers.close()
         if self.control is not None:

@@ -418,3 +418,27 @@ def test_zone_text_renders_what_dnspython_reads_back_record_for_record():
             back = dns.rdata.from_text(IN, fields[3], fields[4], relativize=False)
             assert back.rdtype == rdtype and back.to_wire() == rd, line
         assert verify_version(signed, NOW) is None
+
+
+def test_an_nsec3_kept_below_a_new_delegation_fails():
+    """A delegation added over a name: the name's NSEC3 must go, though nothing of its own
+    changed but its signature (the review looks below a cut that came or went)."""
+    before: Zone = {"a": "A", "a.sub": "A", "@": None}  # "sub" an empty non-terminal
+    after: Zone = {**before, "sub": "NS"}
+    first, stepped, _ = step(before, after, NSEC3_MODE)
+    v = stepped.version
+    gone = nsec3_owner(nsec3_label("a.sub"))
+    assert first.version.rrset(gone, NSEC3) and not v.rrset(gone, NSEC3)
+    # Put back the NSEC3 of "a.sub" and the chain as it was around it, all validly signed.
+    chain = [k for k, _ in first.version.nsec3_map.items()]
+    label = nsec3_label("a.sub")
+    pred = nsec3_owner(chain[chain.index(label) - 1])
+    old = [(o, NSEC3, t, rd) for o in (gone, pred) for t, rd in first.version.rrset(o, NSEC3)]
+    now_pred = [(pred, NSEC3, t, rd) for t, rd in v.rrset(pred, NSEC3)]
+    kept = edit(
+        v,
+        [*now_pred, *rrsigs(v, pred, NSEC3)],
+        [*old, *rrsigs(first.version, gone, NSEC3), *rrsigs(first.version, pred, NSEC3)],
+    )
+    problem = review(first, kept)
+    assert problem is not None and "a.sub.example.test. NSEC3" in problem and "occluded" in problem

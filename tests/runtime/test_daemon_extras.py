@@ -310,6 +310,12 @@ def test_added_zone_survives_a_restart_and_config_wins(daemon: Daemon) -> None:
     assert wait_for(lambda: serial_of(daemon.port, OFFLINE) is not None, 30), (
         daemon.log.read_text())
     assert any("configuration file wins" in str(r["message"]) for r in daemon.log_records())
+    # zone remove drops the added copy only: the file's zone stays served.
+    dropped = daemon.signwire("zone", "remove", ZONE)
+    assert dropped.returncode == 0 and "stays served" in dropped.stdout, dropped.stderr
+    assert serial_of(daemon.port, ZONE) is not None
+    again = daemon.signwire("zone", "remove", ZONE)
+    assert again.returncode == 3 and "configuration file" in again.stderr
 
 
 def test_zone_remove_stops_serving_and_keeps_keys_unless_told(daemon: Daemon) -> None:

@@ -98,6 +98,10 @@ def run(args: argparse.Namespace, now: int) -> int:
             print(line)
         where = " (in the state: the daemon serves it at its next start)" if answer.get(
             "offline") else ""
+        if answer.get("kept") == "config":
+            print(f"{answer['zone']}: the copy added at run time is removed; the zone of the "
+                  "configuration file stays served")
+            return EXIT_OK
         print(f"{answer['zone']}: {'added' if args.action == 'add' else 'removed'}{where}")
         return EXIT_OK
     answer = ask(args, {"command": f"zone-{args.action}", "zone": args.zone}, prog)
@@ -142,8 +146,9 @@ def _offline(
             return {"ok": True, "zone": zone.name, "offline": True}
         if args.action == "remove":
             done = zones.remove_offline(config, args.zone, now, forget=args.forget_keys)
-            return {"ok": True, "zone": zones.zone_name(args.zone), "retired": done,
-                    "offline": True}
+            name = zones.zone_name(args.zone)
+            return {"ok": True, "zone": name, "retired": done, "offline": True,
+                    "kept": "config" if config.zone(name) else None}
         print(f"{prog}: no daemon answers; showing the configuration and the state",
               file=sys.stderr)
         listed = [

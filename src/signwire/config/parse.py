@@ -62,10 +62,11 @@ Running it (the daemon stays in the foreground and logs one line per event to st
 Zones added with ``zone add`` are served at once and kept in the state (table
 ``added_zones``), so they come back after a restart; they are checked like the file's own
 zones (remotes, ACLs and policy must exist). A zone both in this file and added: the file's
-settings win, and the log says so. ``zone remove`` stops serving an added zone (a zone of
-this file is removed by editing the file); its keys stay in the key store, ready for a
-later ``zone add``, unless ``--forget-keys`` retires them (moved to ``retired/``, never
-deleted). With no daemon running, ``zone add|remove`` edit the state directly.
+settings win, the log says so, and ``zone remove`` drops only the added copy. ``zone
+remove`` stops serving an added zone (a zone of this file is removed by editing the file);
+its keys stay in the key store, ready for a later ``zone add``, unless ``--forget-keys``
+retires them (moved to ``retired/``, never deleted). With no daemon running, ``zone
+add|remove`` edit the state directly.
 
 ``on-publish``: after each new signed version is served (and written to ``output``, when
 set) the command runs in the background with a scrubbed environment (as the policy's

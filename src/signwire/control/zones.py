@@ -136,14 +136,19 @@ def remove_offline(config: Config, name: str, now: int, *, forget: bool = False,
                    lock_wait: float = 0) -> list[str]:
     """Remove an added zone from the state directory while no daemon runs."""
     name = zone_name(name)
-    if config.zone(name) is not None:
-        raise ZoneRequestError(
-            f"{name} is in the configuration file {config.source}: remove it there (and "
-            "restart the daemon)"
-        )
+    in_file = config.zone(name) is not None
     with _locked(config, lock_wait) as state:
         if not any(n == name for n, _t, _a in state.added_zones()):
+            if in_file:
+                raise ZoneRequestError(
+                    f"{name} is in the configuration file {config.source}: remove it there "
+                    "(and restart the daemon)"
+                )
             raise ZoneRequestError(f"{name} is not a zone added at run time")
+        if in_file:
+            # Only the copy added at run time goes; the file's zone keeps its keys.
+            state.remove_added_zone(name, now)
+            return []
         done = forget_keys(state, name) if forget else []
         state.remove_added_zone(name, now, forget=forget)
     return done

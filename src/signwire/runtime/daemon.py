@@ -1160,6 +1160,11 @@ class Daemon:
         if zr is None:
             return {"ok": False, "error": f"no zone {zone} here"}
         if not zr.added:
+            if self.state.remove_added_zone(zone, self.clock()):
+                # Also added at run time once: that copy goes, the file's zone stays served.
+                log.info("%s: the copy added at run time is dropped from the state; the "
+                         "configuration file's zone stays served", zone)
+                return {"ok": True, "zone": zone, "retired": [], "kept": "config"}
             return {
                 "ok": False,
                 "error": f"{zone} is in the configuration file {self.config.source}: remove it "

@@ -3,8 +3,10 @@
 The text goes to a temporary file beside the target (through a symlink, to the file it names),
 is flushed to disk, and only then renamed over the target: a crash or an error leaves the
 previous file (or no file) in place, never a truncated zone that a secondary or a loader could
-pick up. :mod:`signwire.storage.files` does the writing; ``sign --policy`` uses its two phases
-directly so that the state is saved between them.
+pick up. :mod:`signwire.storage.files` does the writing. The text itself comes from
+:mod:`signwire.publication.zonetext`. ``signwire sign`` (:mod:`signwire.pipeline.offline`) uses
+the two phases of :class:`~signwire.storage.files.PendingFile` directly, so that it can verify
+the finished file and save the state between them.
 """
 
 from __future__ import annotations

@@ -16,10 +16,11 @@ checked by forked workers, each over a contiguous run of names (:mod:`~signwire.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
+import re
 import struct
+from binascii import a2b_base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -35,9 +36,11 @@ from dns.rdtypes.ANY.DNSKEY import DNSKEY as DnskeyRdata
 from signwire.verify.anchors import TrustAnchor, anchors_for, match_anchors
 from signwire.verify.lean_reader import (
     RRSIG,
+    SINGLETONS,
     SOA,
     LeanZone,
     Record,
+    check_records,
 )
 from signwire.verify.lean_wire import (
     Codec,
@@ -50,6 +53,7 @@ from signwire.verify.lean_wire import (
     sig_time,
 )
 from signwire.verify.report import Counts
+from signwire.verify.workers import split_work
 
 NS = int(dns.rdatatype.NS)
 DS = int(dns.rdatatype.DS)
@@ -68,6 +72,8 @@ OPT_OUT = 0x01
 
 # Below this many lines, forking costs more than it saves.
 PARALLEL_MIN = 4000
+# Names whose records a worker of :func:`indexed_verdict` reads again at a time.
+_CHUNK = 2000
 
 
 def sort_key(name: str) -> str:
@@ -131,6 +137,81 @@ def lean_verdict(
     )
 
 
+def indexed_verdict(
+    zone: LeanZone,
+    *,
+    now: int,
+    warn_horizon: int,
+    anchors: list[TrustAnchor] | None,
+    workers: int = 2,
+) -> Verdict:
+    """Vouch for ``zone`` (return the counts) or raise :class:`Doubt`, from an index of the
+    whole zone: for files whose owners' lines are not all together (Knot writes the signatures
+    after all the data), where :func:`signwire.verify.sweep.sweep_verdict` cannot work."""
+    origin = zone.origin
+    shape = classify(zone)
+    if origin not in zone.nodes:
+        raise Doubt("nothing at the apex")
+    apex = zone.records(origin)
+    codec = Codec(origin, dns.name.from_text(origin), zone.type_number)
+    _check_apex(shape, origin)
+    keys = load_keys(codec, apex)
+    check_placement(shape, origin)
+    ttl = denial_ttl(apex)
+    counts = Counts()
+    denial: list[str] = []
+
+    # The DNSKEY RRset first (its signers decide trust), then everything else in parallel.
+    signers, n = check_signed_rrset(codec, keys, origin, apex, DNSKEY, now, warn_horizon)
+    if not n:
+        raise Doubt("the DNSKEY RRset is not signed")
+    counts.rrsets_checked += 1
+    counts.signatures_checked += n
+    _check_trust(zone, codec, keys, signers, anchors)
+    order = shape.order
+
+    def run(start: int, end: int) -> tuple[int, int]:
+        rrsets = sigs = 0
+        occluded = shape.occluded
+        delegations = shape.delegations
+        for chunk in range(start, end, _CHUNK):
+            names = order[chunk : min(end, chunk + _CHUNK)]
+            for name, recs in zone.records_of(names):
+                types = shape.types[name]
+                if len(recs) > len(types):
+                    first, second = recs[0], recs[1]
+                    # The common case without a call: one type has two records, the first two
+                    # (a delegation's NS records), with one TTL and different data.
+                    if (
+                        len(recs) - len(types) != 1
+                        or first[0] != second[0]
+                        or first[1] != second[1]
+                        or first[2].lower() == second[2].lower()
+                        or first[0] in SINGLETONS
+                    ):
+                        check_records(name, recs)
+                if name in occluded:
+                    if RRSIG in types:
+                        raise Doubt(f"{name}: signature below a zone cut or DNAME")
+                    continue
+                if name in delegations and RRSIG not in types and DS not in types:
+                    continue  # an insecure delegation: nothing here is signed
+                r, s = check_name(zone, shape, codec, keys, name, recs, now, warn_horizon)
+                rrsets += r
+                sigs += s
+        return rrsets, sigs
+
+    def chain() -> None:
+        denial.append(_check_denial(zone, shape, codec, counts, ttl))
+
+    # The denial chain is checked here while the workers check the signatures.
+    parts = split_work(run, len(order), workers if len(order) >= PARALLEL_MIN else 1, chain)
+    for rrsets, sigs in parts:
+        counts.rrsets_checked += rrsets
+        counts.signatures_checked += sigs
+    return Verdict(counts, denial[0], signers)
+
+
 # --- structure --------------------------------------------------------------------------------
 
 
@@ -142,42 +223,67 @@ def classify(zone: LeanZone) -> Shape:
 def shape_of(origin: str, order: list[str], types: dict[str, frozenset[int]]) -> Shape:
     """What each name is, from the types at every name and their canonical ``order``."""
     shape = Shape(order, types)
+    occluded = shape.occluded.add
+    delegation = shape.delegations.add
+    authoritative = shape.authoritative.append
+    # What matters of a set of types, worked out once per distinct set (a zone has few).
+    kinds: dict[frozenset[int], int] = {}
     suffix = ""
     cut_is_apex = False
     for name in order:
         node = types[name]
+        kind = kinds.get(node)
+        if kind is None:
+            kind = kinds[node] = _kind(node)
         if suffix:
             if name.endswith(suffix):
-                nsec3_owner = NSEC3 in node and not node - _NOT_DATA and parent_of(name) == origin
-                if not (cut_is_apex and nsec3_owner):
-                    shape.occluded.add(name)
+                if not (cut_is_apex and kind & _NSEC3_ONLY and parent_of(name) == origin):
+                    occluded(name)
                     continue
             else:
                 suffix = ""
-        if NS in node and name != origin:
-            shape.delegations.add(name)
+        if kind & _HAS_NS and name != origin:
+            delegation(name)
             suffix = "." + name
             cut_is_apex = False
-            shape.authoritative.append(name)
+            authoritative(name)
             continue
-        if DNAME in node:
+        if kind & _HAS_DNAME:
             suffix = "." + name if name != "." else "."
             cut_is_apex = name == origin
-        if node - _NOT_DATA or name == origin:
-            shape.authoritative.append(name)
+        if kind & _HAS_DATA or name == origin:
+            authoritative(name)
     _ents(origin, shape)
     return shape
+
+
+_HAS_NS, _HAS_DNAME, _HAS_DATA, _NSEC3_ONLY = 1, 2, 4, 8
+
+
+def _kind(node: frozenset[int]) -> int:
+    data = node - _NOT_DATA
+    return (
+        (_HAS_NS if NS in node else 0)
+        | (_HAS_DNAME if DNAME in node else 0)
+        | (_HAS_DATA if data else 0)
+        | (_NSEC3_ONLY if NSEC3 in node and not data else 0)
+    )
 
 
 def _ents(origin: str, shape: Shape) -> None:
     existing = set(shape.authoritative)
     ents: set[str] = set()
     needed: set[str] = set()
+    types = shape.types
+    delegations = shape.delegations
+    optional = shape.opt_out_optional.add
+    # A name whose first dot starts the origin is a child of the apex: nothing in between.
+    tail = len(origin) + 1 if origin != "." else 1
     for name in shape.authoritative:
-        insecure = name in shape.delegations and DS not in shape.types[name]
+        insecure = name in delegations and DS not in types[name]
         if insecure:
-            shape.opt_out_optional.add(name)
-        if name == origin:
+            optional(name)
+        if name == origin or name.find(".") == len(name) - tail:
             continue
         parent = parent_of(name)
         while parent != origin and parent not in existing:
@@ -191,17 +297,33 @@ def _ents(origin: str, shape: Shape) -> None:
     shape.opt_out_optional |= ents - needed
 
 
+def _check_apex(shape: Shape, origin: str) -> None:
+    node = shape.types.get(origin, frozenset())
+    if SOA not in node or NS not in node or DNSKEY not in node:
+        raise Doubt("the apex lacks SOA, NS or DNSKEY")
+
+
 def check_placement(shape: Shape, origin: str) -> None:
-    for name in shape.order:
-        if name in shape.occluded:
+    """SOA only at the apex, DS only at delegations, CNAME alone (with its DNSSEC records)."""
+    suspect = {
+        node
+        for node in set(shape.types.values())
+        if SOA in node or DS in node or (CNAME in node and node - _CNAME_BESIDE)
+    }
+    if not suspect:
+        return
+    for name, node in shape.types.items():
+        if node not in suspect or name in shape.occluded:
             continue
-        node = shape.types[name]
         if SOA in node and name != origin:
             raise Doubt(f"{name}: SOA outside the apex")
         if DS in node and (name == origin or name not in shape.delegations):
             raise Doubt(f"{name}: DS not at a delegation")
-        if CNAME in node and node - {CNAME, NSEC, NSEC3, RRSIG}:
+        if CNAME in node and node - _CNAME_BESIDE:
             raise Doubt(f"{name}: CNAME beside other data")
+
+
+_CNAME_BESIDE = frozenset({CNAME, NSEC, NSEC3, RRSIG})
 
 
 def denial_ttl(apex: list[Record]) -> int:
@@ -402,7 +524,7 @@ def check_rrset(
         try:
             algorithm, sig_labels, original_ttl, key = int(f[1]), int(f[2]), int(f[3]), int(f[6])
             expiration, inception = sig_time(f[4]), sig_time(f[5])
-            signature = base64.b64decode(f[8] if len(f) == 9 else "".join(f[8:]), validate=True)
+            signature = a2b_base64(f[8] if len(f) == 9 else "".join(f[8:]), strict_mode=True)
         except (ValueError, binascii.Error):
             raise Doubt(f"{owner}: RRSIG unreadable") from None
         if f[7] != origin and codec.absolute(f[7].lower()) != origin:
@@ -454,6 +576,7 @@ def check_rrset(
 
 
 _RRSIG_HEAD = struct.Struct("!HBBIIIH").pack
+_LENGTH = struct.Struct("!H").pack
 _WORDS: dict[int, frozenset[str]] = {}
 
 
@@ -471,6 +594,9 @@ def _rrset_wire(
 ) -> bytes:
     """RFC 4034 §3.1.8.1: the RRs in canonical form and order (RFC 4034 §6.3)."""
     head = owner_wire + struct.pack("!HHI", rdtype, 1, ttl)
+    if len(rdatas) == 1:
+        wire = codec.wire(rdtype, rdatas[0])
+        return head + _LENGTH(len(wire)) + wire
     wires = sorted({codec.wire(rdtype, text) for text in rdatas})
     if len(wires) != len(rdatas):
         raise Doubt("duplicate records in an RRset")
@@ -478,6 +604,21 @@ def _rrset_wire(
 
 
 # --- denial of existence ----------------------------------------------------------------------
+
+
+def _check_denial(zone: LeanZone, shape: Shape, codec: Codec, counts: Counts, ttl: int) -> str:
+    with_nsec = [n for n in shape.order if NSEC in shape.types[n]]
+    with_nsec3 = [n for n in shape.order if NSEC3 in shape.types[n]]
+    has_param = NSEC3PARAM in shape.types[zone.origin]
+    if with_nsec and (with_nsec3 or has_param):
+        raise Doubt("both NSEC and NSEC3")
+    if with_nsec:
+        _check_nsec(zone, shape, codec, counts, ttl, with_nsec)
+        return "NSEC"
+    if with_nsec3 and has_param:
+        _check_nsec3(zone, shape, codec, counts, ttl, with_nsec3)
+        return "NSEC3"
+    raise Doubt("no complete denial chain")
 
 
 def _one(zone: LeanZone, name: str, rdtype: int) -> Record:
@@ -492,6 +633,39 @@ def _nsec_types(shape: Shape, name: str) -> frozenset[int]:
     if name in shape.delegations:
         return node & {NS, DS}
     return node - _NOT_DATA
+
+
+def _check_nsec(
+    zone: LeanZone,
+    shape: Shape,
+    codec: Codec,
+    counts: Counts,
+    ttl: int,
+    with_nsec: list[str],
+) -> None:
+    chain = shape.authoritative
+    if with_nsec != chain:
+        raise Doubt("NSEC records and authoritative names differ")
+    bitmaps: dict[str, frozenset[int]] = {}
+    last = len(chain) - 1
+    for i, name in enumerate(chain):
+        _, rttl, text = _one(zone, name, NSEC)
+        counts.nsec_records += 1
+        if rttl != ttl:
+            raise Doubt(f"{name}: NSEC TTL")
+        f = text.split(None, 1)
+        nxt = chain[i + 1] if i < last else chain[0]
+        if not f or (f[0] != nxt and codec.absolute(f[0].lower()) != nxt):
+            raise Doubt(f"{name}: NSEC next name")
+        words = f[1] if len(f) == 2 else ""
+        types = bitmaps.get(words)
+        if types is None:
+            types = bitmaps[words] = frozenset(zone.type_number(w) for w in words.split())
+        if types != _nsec_types(shape, name) | _NSEC_ALWAYS:
+            raise Doubt(f"{name}: NSEC type bitmap")
+
+
+_NSEC_ALWAYS = frozenset({RRSIG, NSEC})
 
 
 def nsec3_hash(name: str, salt: bytes, iterations: int) -> bytes:
@@ -596,9 +770,9 @@ _INSECURE_CUT = frozenset({NS})
 
 def b32_digest(text: str) -> bytes:
     """A SHA-1 hash from its base32hex text (digits 0-9 a-v are Python's base 32)."""
-    if len(text) != 32 or not set(text) <= _B32HEX:
+    if _B32HEX_SHA1(text) is None:
         raise Doubt(f"{text!r} is not a base32hex SHA-1 hash")
     return int(text, 32).to_bytes(20, "big")
 
 
-_B32HEX = frozenset("0123456789abcdefghijklmnopqrstuv")
+_B32HEX_SHA1 = re.compile("[0-9a-v]{32}").fullmatch

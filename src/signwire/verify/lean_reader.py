@@ -270,7 +270,8 @@ class _Reader:
                 raise Doubt(f"name outside the zone: {word}")
             if ".." in name or (name.startswith(".") and name != "."):
                 raise Doubt(f"bad name {word!r}")
-            self.names[word] = name
+            if self.sink is None:  # a sink's owners come once each: no use remembering
+                self.names[word] = name
         return name
 
     def _record(self, text: str, indented: bool, tricky: bool, at: int) -> None:

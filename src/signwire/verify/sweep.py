@@ -13,9 +13,12 @@ hash of the name. It sends back, per name, only its types and what the chains ne
 
 This process then decides what depends on the whole zone (:func:`~signwire.verify.lean.shape_of`:
 zone cuts, occluded names, empty non-terminals), that names without signatures are exactly
-those that need none, and the NSEC or NSEC3 chain. A name whose lines are in two runs, an apex
-that is not the first name, or a cut that falls inside parentheses is a :class:`Doubt`: the
-full verifier reads such files.
+those that need none, and the NSEC or NSEC3 chain.
+
+Files whose owners' lines are not all together (Knot writes every signature after all the
+data; an apex that is not the first name) are indexed first and checked as before
+(:func:`~signwire.verify.lean.indexed_verdict`); a part that cannot be read on its own (a cut
+inside a record that spans lines) makes this process read the whole file alone.
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ import dns.name
 
 from signwire.verify import lean as _lean
 from signwire.verify.anchors import TrustAnchor
-from signwire.verify.lean_reader import RRSIG, SINGLETONS, LeanZone, Record, check_records
+from signwire.verify.lean_reader import (
+    RRSIG,
+    SINGLETONS,
+    LeanZone,
+    Record,
+    check_records,
+    read_lean,
+)
 from signwire.verify.lean_reader import read_runs as _read_runs
 from signwire.verify.lean_wire import Codec, Doubt
 from signwire.verify.report import Counts
@@ -54,6 +64,10 @@ class _Stop(Exception):
     """The apex's records are read: stop reading."""
 
 
+class _Scattered(Exception):
+    """The lines of some owner are not all together: the zone must be indexed first."""
+
+
 @dataclass
 class Part:
     """What one worker sends back: per name in file order, and sums."""
@@ -66,6 +80,10 @@ class Part:
     """(owner hash, next hash, flags, type bitmap) of each NSEC3 record."""
     hashes: dict[str, bytes] = field(default_factory=dict)
     """NSEC3 hash (no salt, no extra iteration) of names that may need an NSEC3."""
+    failure: str | None = None
+    """The first check that failed (the rest of the part is read, not checked)."""
+    unreadable: str | None = None
+    """Why the part could not be read (then nothing else of it counts)."""
     in_order: bool = True
     """The names are in canonical order (RFC 4034 §6.1)."""
     first_key: str = ""
@@ -120,6 +138,21 @@ class _Context:
             types = interned.get(found)
             if types is None:
                 types = interned[found] = found
+            if part.failure is None:
+                try:
+                    check(name, recs, types)
+                except Doubt as e:
+                    # Kept, not raised: it may only mean that this owner has lines elsewhere
+                    # too, which the names of every part, put together, will tell.
+                    part.failure = str(e)
+            key = "\x00".join(reversed(name[:-1].split(".")))
+            if key <= last_key:
+                in_order = False
+            last_key = key
+            names.append(name)
+            types_out.append(types)
+
+        def check(name: str, recs: list[Record], types: frozenset[int]) -> None:
             if len(recs) > len(types):
                 first, second = recs[0], recs[1]
                 # The common case without a call: one type has two records, the first two
@@ -144,14 +177,11 @@ class _Context:
                 # Names an opt-out chain may leave out (unsigned delegations) are hashed later,
                 # and only if the chain needs them; names below a cut need none.
                 part.hashes[name] = _lean.nsec3_hash(name, b"", 0)
-            key = "\x00".join(reversed(name[:-1].split(".")))
-            if key <= last_key:
-                in_order = False
-            last_key = key
-            names.append(name)
-            types_out.append(types)
 
-        _read_runs(self.zone, begin, end, sink)
+        try:
+            _read_runs(self.zone, begin, end, sink)
+        except Doubt as e:
+            part.unreadable = str(e)
         if names:
             part.first_key = _lean.sort_key(names[0])
         part.last_key = last_key
@@ -261,8 +291,39 @@ def sweep_verdict(
     origin = origin.lower()
     if not origin.endswith("."):
         origin += "."
+    count = workers if text.count("\n", 0, parallel_min * 100) >= parallel_min else 1
+    try:
+        try:
+            return _sweep(text, origin, now, warn_horizon, anchors, count)
+        except _Unreadable:
+            # Perhaps only a cut inside a record that spans lines: read it whole.
+            return _sweep(text, origin, now, warn_horizon, anchors, 1)
+    except _Scattered:
+        return _lean.indexed_verdict(
+            read_lean(text, origin),
+            now=now,
+            warn_horizon=warn_horizon,
+            anchors=anchors,
+            workers=count,
+        )
+
+
+class _Unreadable(Exception):
+    """A part, read on its own, could not be read."""
+
+
+def _sweep(
+    text: str,
+    origin: str,
+    now: int,
+    warn_horizon: int,
+    anchors: list[TrustAnchor] | None,
+    count: int,
+) -> _lean.Verdict:
     zone = LeanZone(origin, text)
     apex = _apex_records(zone)
+    if not any(r[0] == RRSIG for r in apex):
+        raise _Scattered  # the apex is signed, so its signatures are elsewhere
     codec = Codec(origin, dns.name.from_text(origin), zone.type_number)
     apex_types = frozenset(r[0] for r in apex)
     if SOA not in apex_types or NS not in apex_types or DNSKEY not in apex_types:
@@ -291,9 +352,13 @@ def sweep_verdict(
         nsec3=nsec3,
         opt_out=opt_out,
     )
-    count = workers if text.count("\n", 0, parallel_min * 100) >= parallel_min else 1
     cuts = _cuts(text, count)
     parts = run_parts(context.read, list(itertools.pairwise(cuts)))
+    for part in parts:
+        if part.unreadable is not None:
+            if len(parts) > 1:
+                raise _Unreadable
+            raise Doubt(part.unreadable)
 
     counts = Counts(rrsets_checked=1, signatures_checked=n)
     names: list[str] = []
@@ -310,10 +375,11 @@ def sweep_verdict(
             previous = part.last_key
     types = dict(zip(names, all_types, strict=True))
     if len(types) != len(names):
-        raise Doubt("the lines of an owner are not all together")
+        raise _Scattered
     del all_types
-    if names[0] != origin:
-        raise Doubt("the apex is not the first name")
+    for part in parts:
+        if part.failure is not None:
+            raise Doubt(part.failure)
     order = names if in_order else sorted(names, key=_lean.sort_key)
     shape = _lean.shape_of(origin, order, types)
     _lean.check_placement(shape, origin)
@@ -328,7 +394,7 @@ def _apex_records(zone: LeanZone) -> list[Record]:
 
     def sink(name: str, recs: list[Record]) -> None:
         if name != zone.origin:
-            raise Doubt("the apex is not the first name")
+            raise _Scattered  # or nothing at the apex: the index will tell
         found.extend(recs)
         raise _Stop
 

@@ -73,3 +73,67 @@ def run_parts(run: Callable[[int, int], T], ranges: list[tuple[int, int]]) -> li
         return results
     finally:
         gc.unfreeze()
+
+
+def split_work(
+    run: Callable[[int, int], T],
+    total: int,
+    workers: int,
+    meanwhile: Callable[[], object] | None = None,
+) -> list[T]:
+    """``run(start, end)`` over ``range(total)`` cut into ``workers`` contiguous parts, in order.
+
+    ``meanwhile`` runs in this process while the workers work. Exceptions raised by ``run`` in
+    a worker are raised again here (after those of ``meanwhile``).
+    """
+    if workers <= 1 or total < 2 or not hasattr(os, "fork"):
+        if meanwhile is not None:
+            meanwhile()
+        return [run(0, total)]
+    bounds = [total * i // workers for i in range(workers + 1)]
+    gc.freeze()
+    children: list[tuple[int, int]] = []
+    try:
+        for i in range(workers):
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker
+                os.close(read_end)
+                try:
+                    outcome: tuple[bool, object] = (True, run(bounds[i], bounds[i + 1]))
+                except BaseException as e:
+                    outcome = (False, e)
+                with os.fdopen(write_end, "wb") as out:
+                    pickle.dump(outcome, out)
+                os._exit(0)
+            os.close(write_end)
+            children.append((pid, read_end))
+        if meanwhile is not None:
+            try:
+                meanwhile()
+            except BaseException:
+                # The verdict is settled: stop the workers rather than wait for them.
+                for pid, read_end in children:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    os.close(read_end)
+                raise
+        results: list[T] = []
+        failure: BaseException | None = None
+        for pid, read_end in children:
+            with os.fdopen(read_end, "rb") as inp:
+                data = inp.read()
+            os.waitpid(pid, 0)
+            if not data:
+                failure = failure or RuntimeError("a verifier worker died")
+                continue
+            ok, value = pickle.loads(data)
+            if ok:
+                results.append(value)
+            elif failure is None:
+                failure = value
+        if failure is not None:
+            raise failure
+        return results
+    finally:
+        gc.unfreeze()

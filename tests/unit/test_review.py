@@ -31,6 +31,7 @@ from signwire.policy.model import KeyRole
 from signwire.signing.incremental import incremental
 from signwire.signing.keyset import SigningKeys
 from signwire.signing.options import Nsec3Params, SigningOptions
+from signwire.signing.refresh import refresh
 from signwire.signing.versioned import Signed, sign_full
 from signwire.verify.report import Counts
 from signwire.verify.review import review_change, verify_version, zone_text
@@ -94,6 +95,28 @@ BEFORE: Zone = {"a": "A", "www": "A", "sub": "NS", "ns.sub": "A", "zz": "TXT", "
 AFTER: Zone = {**BEFORE, "b": "TXT", "a": "A+TXT"}  # a new name, and a new type at "a"
 NSEC_MODE = SigningOptions()
 NSEC3_MODE = SigningOptions(nsec3=Nsec3Params())
+
+
+@pytest.mark.parametrize("options", [NSEC_MODE, NSEC3_MODE], ids=["nsec", "nsec3"])
+def test_review_passes_refreshes_and_key_changes(options):
+    """The daemon's other incremental steps: a signature refresh (RRSIGs only), a new ZSK
+    (every signature made again inside the step) and a second KSK (the DNSKEY RRset)."""
+    signed = sign_full(zone_version(AFTER, 1), KEYS, options, NOW, refresh=5 * 86400)
+    later = signed.next_resign_at
+    assert later is not None
+    refreshed, change = refresh(signed, KEYS, options, later)
+    assert change is not None and review_change(refreshed.version, change, later) is None
+    new_zsk, _ = make_key(KeyRole.ZSK)
+    rolled, change = incremental(refreshed, diff(refreshed.unsigned, refreshed.unsigned),
+                                 SigningKeys.by_role([KSK, new_zsk]), options, later + 60)
+    assert review_change(rolled.version, change, later + 60) is None
+    second_ksk, _ = make_key(KeyRole.KSK)
+    keys = SigningKeys((KSK, second_ksk, new_zsk), (KSK, second_ksk), (new_zsk,))
+    both, change = incremental(rolled, diff(rolled.unsigned, rolled.unsigned), keys, options,
+                               later + 120)
+    assert review_change(both.version, change, later + 120) is None
+    # A step reviewed after its signatures expired fails.
+    assert "expired" in (review_change(both.version, change, later + 400 * 86400) or "")
 
 
 def rdataset(version: ZoneVersion, owner: bytes, rdtype: int) -> dns.rdataset.Rdataset:

@@ -21,7 +21,8 @@ import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 import pytest
-from hypothesis import given, note, settings
+from hypothesis import assume, given, note, settings
+from hypothesis import strategies as st
 from tests.properties.test_incremental import MODES, Zone, zone_pairs, zone_version
 
 from signwire.keystore import crypto
@@ -90,6 +91,48 @@ def test_review_passes_what_the_incremental_signer_makes(mode: str, pair: tuple[
 
 
 # --- tampered steps fail ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", list(MODES))
+@settings(max_examples=30, deadline=None)
+@given(pair=zone_pairs(), data=st.data())
+def test_review_fails_a_step_missing_a_record_the_signer_added(
+    mode: str, pair: tuple[Zone, Zone], data: st.DataObject
+):
+    """Any RRSIG, NSEC or NSEC3 record the step added, taken out again, or one of its RRSIGs
+    with a bit flipped: the review fails (whichever record it is, from the diff between the
+    previous version and the tampered one)."""
+    first, stepped, change = step(pair[0], pair[1], MODES[mode])
+    made = [r for r in change.added if r[1] in (RRSIG, NSEC, NSEC3)]
+    assume(made)
+    record = data.draw(st.sampled_from(made))
+    note(f"taken out: {names.to_text(record[0])} {record[1]}")
+    v = stepped.version
+    assert review(first, edit(v, [record], [])) is not None
+    if record[1] == RRSIG:
+        flipped = (*record[:3], record[3][:-1] + bytes((record[3][-1] ^ 0x10,)))
+        assert review(first, edit(v, [record], [flipped])) is not None
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@settings(max_examples=30, deadline=None)
+@given(pair=zone_pairs(), data=st.data())
+def test_review_fails_a_step_that_left_a_denial_record_stale(
+    mode: str, pair: tuple[Zone, Zone], data: st.DataObject
+):
+    """An NSEC or NSEC3 the step changed, put back as it was with its old (valid) signature:
+    the review fails."""
+    first, stepped, change = step(pair[0], pair[1], MODES[mode])
+    v, old = stepped.version, first.version
+    replaced = [r for r in change.deleted if r[1] in (NSEC, NSEC3) and v.rrset(r[0], r[1])]
+    assume(replaced)
+    owner, rdtype, _, _ = data.draw(st.sampled_from(replaced))
+    note(f"stale: {names.to_text(owner)} {rdtype}")
+    now_recs = [(owner, rdtype, t, rd) for t, rd in v.rrset(owner, rdtype)]
+    old_recs = [(owner, rdtype, t, rd) for t, rd in old.rrset(owner, rdtype)]
+    stale = edit(v, [*now_recs, *rrsigs(v, owner, rdtype)],
+                 [*old_recs, *rrsigs(old, owner, rdtype)])
+    assert review(first, stale) is not None
+
 
 BEFORE: Zone = {"a": "A", "www": "A", "sub": "NS", "ns.sub": "A", "zz": "TXT", "@": None}
 AFTER: Zone = {**BEFORE, "b": "TXT", "a": "A+TXT"}  # a new name, and a new type at "a"

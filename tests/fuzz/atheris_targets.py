@@ -400,6 +400,15 @@ def seeds_responder() -> list[bytes]:
         ("www.nsec3.test.", "MX"),
         ("insecure.nsec3.test.", "DS"),
         ("example.org.", "A"),
+        ("b.c.example.test.", "A"),  # empty non-terminals
+        ("c.nsec3.test.", "SOA"),
+        ("x.wild.example.test.", "MX"),  # wildcard NODATA
+        ("x.wild.nsec3.test.", "MX"),
+        ("x.wild.nsec3.test.", "TXT"),
+        ("sub.nsec3.test.", "DS"),
+        ("alias.nsec3.test.", "AAAA"),
+        ("x.y.old.nsec3.test.", "A"),
+        ("nsec3.test.", "DNSKEY"),
     ):
         out.append(_query(name, rdtype, want_dnssec=True, payload=1232).to_wire())
     out.append(_query("www.example.test.", "A", use_edns=False).to_wire())

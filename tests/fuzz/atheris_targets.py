@@ -30,7 +30,9 @@ Targets, each a contract that a crash report breaks:
 
 Anything else that is raised is a crash: atheris prints "Uncaught Python exception", writes the
 input to a ``crash-*`` file (``-artifact_prefix``) and exits non-zero. Seeds (real messages and
-requests, built here) are written to the first corpus folder given, or a temporary one.
+requests, built here) are written to the first corpus folder given, or a temporary one
+(``TMPDIR``; it stays, as does the control target's daemon folder: libFuzzer ends the
+process without cleaning up).
 ``tests/fuzz/test_atheris.py`` runs each target for a bounded number of runs.
 """
 

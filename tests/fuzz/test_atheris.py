@@ -48,7 +48,9 @@ MISSING = (
 def run_target(
     target: str, tmp_path: Path, *args: str, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONHASHSEED="0")
+    # TMPDIR: the folders a target makes (seeds, the control target's daemon state) go with
+    # the test's own; libFuzzer exits without running atexit handlers that could remove them.
+    env = dict(os.environ, PYTHONHASHSEED="0", TMPDIR=str(tmp_path))
     return subprocess.run(
         [sys.executable, str(SCRIPT), target, f"-artifact_prefix={tmp_path}/", *args],
         cwd=tmp_path,

@@ -100,6 +100,18 @@ _DAYS: dict[str, int] = {}
 
 def sig_time(text: str) -> int:
     """YYYYMMDDHHmmSS (UTC) or plain seconds, as RFC 4034 §3.2 allows."""
+    seconds = _TIMES.get(text)
+    if seconds is None:
+        if len(_TIMES) > 4096:
+            _TIMES.clear()  # signers spread expirations: keep only the common ones (inceptions)
+        seconds = _TIMES[text] = _sig_time(text)
+    return seconds
+
+
+_TIMES: dict[str, int] = {}
+
+
+def _sig_time(text: str) -> int:
     if len(text) != 14 or not text.isdigit():
         if text.isdigit():
             return int(text)

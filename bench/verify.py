@@ -9,8 +9,14 @@ existing file. Every verifier must accept the zone, or the run fails.
 
     bench/verify.py --zone tld100k.zone --origin tld. [--nsec3 [--opt-out]] --repeat 3
 
-The verifiers run with what they check by default: ``kzonecheck -d on`` (DNSSEC checks on, one
-thread), ``ldns-verify-zone`` with no options (one thread), ``signwire verify`` on every CPU.
+``--baseline SRC`` also times ``signwire verify`` from another source tree (``git archive`` of
+an older commit, its ``src``), in the same rounds, so a change is measured before and after
+side by side; ``--signer ZONE KEYDIR`` also times ``signwire sign`` of the unsigned zone with
+those keys (NSEC3 opt-out with ``--opt-out``), the reference for the verifier's memory.
+
+The verifiers run with what they check by default: ``kzonecheck -d on`` (DNSSEC checks on; it
+checks signatures on more than one thread), ``ldns-verify-zone`` with no options (one thread),
+``signwire verify`` on every CPU.
 """
 
 from __future__ import annotations

@@ -85,8 +85,8 @@ def add_parser(sub: Any) -> None:
         "and write the signed zone in canonical order.",
         epilog="The signed zone is checked by signwire's independent verifier (every signature, "
         "the NSEC/NSEC3 chain, the zone cuts) before it replaces OUT. That check costs about "
-        "twice the CPU time of the signing itself, and memory for the whole signed zone "
-        "(docs/benchmarks.md); --no-verify skips it. "
+        "twice the CPU time of the signing itself (docs/benchmarks.md); --no-verify skips "
+        "it. "
         "Exit codes: 0 signed, 1 the zone file is not a valid zone, or the signed zone failed "
         "verification (nothing written either way), 2 usage error or unreadable file, "
         "3 key or output problem",

@@ -752,7 +752,13 @@ class Daemon:
             if candidate.signed.keys.unsigned:  # the policy took the zone insecure
                 problem = await asyncio.to_thread(verify_unsigned, version)
             elif full:
-                problem = await asyncio.to_thread(verify_version, version, now)
+                # Every CPU: a full signing's verification is the longest step of a first
+                # signing (the verifier forks its workers from this thread and they only read).
+                problem = await asyncio.to_thread(
+                    functools.partial(verify_version, workers=SignatureWorkers.wanted() or 1),
+                    version,
+                    now,
+                )
             else:
                 assert change is not None
                 problem = await asyncio.to_thread(review_change, version, change, now)

@@ -6,6 +6,8 @@ import struct
 
 import dns.name
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from signwire.errors import ZoneDataError
 from signwire.zones.diff import Diff, DiffError, apply, diff
@@ -147,3 +149,25 @@ def test_diff_from_an_ixfr_step_needs_both_soas() -> None:
     assert apply(v1, d).rrset(n("www"), 1) == [(300, a(2))]
     with pytest.raises(DiffError, match="SOA"):
         Diff.from_ixfr(step_del[1:], step_add)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 30), st.integers(0, 3)),
+                min_size=1, max_size=12), st.integers(1, 4))
+def test_record_count_follows_random_diffs(edits: list[tuple[bool, int, int]],
+                                           chunk: int) -> None:
+    """The count a version keeps equals the records it holds, after every diff applied (and
+    on small chunks, which split and vanish as names come and go)."""
+    v = ZoneVersion.from_records(ORIGIN, base(), chunk=chunk)
+    for step, (add, host, rtype) in enumerate(edits, 2):
+        owner = n(f"h{host}")
+        record = (owner, (1, 16, 28, 99)[rtype], 300, bytes((rtype, host, 0, 0)))
+        present = record[1:] in [(t, ttl, rd) for t, ttl, rd in v.node(owner) or []]
+        deleted, added = ((), (record,)) if not present else ((record,), ())
+        if not add and not present:
+            deleted, added = (), ()
+        old_soa = v.soa
+        new_soa = (old_soa[0], 6, 3600, soa(step))
+        v = apply(v, Diff(old_soa, new_soa, deleted, added))
+        assert v.record_count() == sum(1 for _ in v.records())
+        assert v.record_count() == ZoneVersion.from_records(ORIGIN, v.records()).record_count()

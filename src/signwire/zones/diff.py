@@ -172,7 +172,10 @@ def apply(version: ZoneVersion, d: Diff) -> ZoneVersion:
             label_edits.append((label, b"" if has else None))
     label_edits.sort()
     nsec3 = version.nsec3_map.edit(label_edits) if label_edits else version.nsec3_map
-    return ZoneVersion._make(version.origin, version.names_map.edit(edits), nsec3)
+    # _edit refuses a deletion that is not there and an addition that is: the count moves by
+    # exactly the diff's sizes (the SOA is replaced, never among them).
+    count = version.record_count() - len(d.deleted) + len(d.added)
+    return ZoneVersion._make(version.origin, version.names_map.edit(edits), nsec3, count)
 
 
 def _edit(

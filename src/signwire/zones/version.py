@@ -211,16 +211,21 @@ class ChunkedMap:
 class ZoneVersion:
     """One version of one zone. Build it with :meth:`from_records`; never changed afterwards."""
 
-    __slots__ = ("_names", "_nsec3", "_origin", "_serial", "_soa")
+    __slots__ = ("_names", "_nsec3", "_origin", "_records", "_serial", "_soa")
 
     _origin: bytes
     _serial: int
     _soa: RR
     _names: ChunkedMap  # canonical key -> node
     _nsec3: ChunkedMap  # lowercase hash label of each NSEC3 owner -> b""
+    _records: int  # records in all nodes, kept so that counting them reads no node
 
     @classmethod
-    def _make(cls, origin: bytes, names_map: ChunkedMap, nsec3: ChunkedMap) -> ZoneVersion:
+    def _make(cls, origin: bytes, names_map: ChunkedMap, nsec3: ChunkedMap,
+              records: int) -> ZoneVersion:
+        """``records``: the number of records in ``names_map`` (the builder knows it: a
+        version made from records counts them, :func:`signwire.zones.diff.apply` adds the
+        diff's additions to the old count and takes its deletions away)."""
         self = object.__new__(cls)
         if not len(names_map) or names_map.key_at(0) != names.canonical_key(origin):
             raise ZoneDataError(f"no records at the apex of {names.to_text(origin)}")
@@ -236,6 +241,7 @@ class ZoneVersion:
         self._serial = int.from_bytes(rdata[-20:-16], "big")
         self._names = names_map
         self._nsec3 = nsec3
+        self._records = records
         return self
 
     @classmethod
@@ -277,12 +283,14 @@ class ZoneVersion:
         nodes = []
         nsec3 = []
         pack = _ENTRY.pack
+        count = 0
         for key in keys:
             entries = groups[key]
             owner = owners[key]
             if len(entries) == 1:
                 t, rd, ttl = entries[0]
                 nodes.append(owner + pack(t, ttl, len(rd)) + rd)
+                count += 1
                 if t == NSEC3:
                     nsec3.append(key[key.rfind(b"\x00") + 1 :])
                 continue
@@ -294,13 +302,14 @@ class ZoneVersion:
                 if (t, rd) != last:
                     parts.append(pack(t, ttl, len(rd)))
                     parts.append(rd)
+                    count += 1
                     last = (t, rd)
                     if t == NSEC3:
                         nsec3.append(key[key.rfind(b"\x00") + 1 :])
             nodes.append(b"".join(parts))
         labels = sorted(set(nsec3))
         return cls._make(origin, ChunkedMap.from_sorted(keys, nodes, chunk),
-                         ChunkedMap.from_sorted(labels, [b""] * len(labels), chunk))
+                         ChunkedMap.from_sorted(labels, [b""] * len(labels), chunk), count)
 
     # --- the value ----------------------------------------------------------------------
 
@@ -331,7 +340,9 @@ class ZoneVersion:
         return len(self._names)
 
     def record_count(self) -> int:
-        return sum(len(decode_node(n)[1]) for _, n in self._names.items())
+        """The number of records (the SOA and every RRSIG included), without reading a
+        node: kept since the version was built."""
+        return self._records
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ZoneVersion):

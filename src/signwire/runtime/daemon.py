@@ -1378,15 +1378,25 @@ def _read_version(path: Path, origin: bytes) -> ZoneVersion:
 def _transferred_version(
     origin: bytes, result: FullZone | Diffs, base: ZoneVersion | None
 ) -> ZoneVersion:
+    """The version a transfer leads to, with the input checks of full signing: on the whole
+    zone for an AXFR, on what the diffs touched for an IXFR (the rest of the zone passed them
+    when it came in; checking it all again cost 0.6 s per change at 100k names).
+    :class:`ZoneDataError` or :class:`DiffError` for a transfer that cannot be taken."""
     if isinstance(result, FullZone):
         version = ZoneVersion.from_records(origin, result.records)
-    else:
-        if base is None:
-            raise DiffError("an IXFR answer, but there is no copy to apply it to")
-        version = base
-        for step in result.steps:
-            version = apply(version, step.to_diff())
-    snapshot_of(version)
+        snapshot_of(version)
+        return version
+    if base is None:
+        raise DiffError("an IXFR answer, but there is no copy to apply it to")
+    version = base
+    touched: set[bytes] = set()
+    for step in result.steps:
+        change = step.to_diff()
+        keys = {names.canonical_key(r[0]) for r in (*change.deleted, *change.added)}
+        incr.check_owners(origin, keys)
+        touched |= keys
+        version = apply(version, change)
+    incr.check_input(base, version, touched)
     return version
 
 

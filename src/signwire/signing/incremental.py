@@ -41,7 +41,7 @@ import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 
-from signwire.errors import SigningError
+from signwire.errors import SigningError, ZoneDataError
 from signwire.signing.apex import apex_records, denial_ttl
 from signwire.signing.bitmap import type_bitmap
 from signwire.signing.context import SignFns, load_signers
@@ -103,6 +103,43 @@ def incremental(
     unsigned = apply(previous.unsigned, unsigned_diff)
     touched = {names.canonical_key(r[0]) for r in (*unsigned_diff.deleted, *unsigned_diff.added)}
     return _step(previous, unsigned, touched, set(), keys, options, now, previous_serial, signers)
+
+
+def check_owners(origin: bytes, keys: Iterable[bytes]) -> None:
+    """:class:`~signwire.errors.ZoneDataError` for a name (canonical key) outside the zone:
+    before a diff is applied, since a version has no place for such a name."""
+    okey = names.canonical_key(origin)
+    for key in sorted(keys):
+        if not names.is_subdomain(key, okey):
+            raise ZoneDataError(
+                f"{names.to_text(key_wire(key))} is outside the zone {names.to_text(origin)}"
+            )
+
+
+def check_input(before: ZoneVersion, after: ZoneVersion, touched: Iterable[bytes]) -> None:
+    """The input checks of full signing (:func:`signwire.zones.snapshot.build`) on what a
+    change from ``before`` to ``after`` can have made wrong, in proportion to the change:
+    the ``touched`` names (canonical keys of every owner a diff deleted or added at), the
+    apex (one SOA, NS there: :class:`~signwire.zones.version.ZoneVersion` holds it to the
+    first), and every name below a name that became or stopped being a zone cut or DNAME
+    (their authority changed: occluded data that comes back in must pass). A name outside
+    the zone is refused. Raises :class:`~signwire.errors.ZoneDataError` naming the problem.
+
+    For an IXFR this is the whole check: every other name passed it in an earlier version
+    and keeps its records and its kind."""
+    okey = names.canonical_key(after.origin)
+    dirty = set(touched)
+    check_owners(after.origin, dirty)
+    old, new = _Names(before, okey), _Names(after, okey)
+    for key in list(dirty):
+        if old.is_cut(key) != new.is_cut(key):
+            dirty.update(new.below(key))
+    dirty.add(okey)
+    for key in sorted(dirty):
+        found = new.records(key)
+        if found is not None:
+            owner, recs = found
+            _checked([(owner, t, ttl, rd, 0) for t, ttl, rd in recs], new.kind(key))
 
 
 def resign(

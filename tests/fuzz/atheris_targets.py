@@ -64,7 +64,7 @@ with atheris.instrument_imports(include=["signwire", "dns"]):
     import dns.tsig
     import dns.zone
 
-    from signwire.control.socket import MAX_LINE, ControlServer
+    from signwire.control.protocol import MAX_LINE
     from signwire.loading.notify_in import NotifyError, notify_answer, read_notify
     from signwire.loading.xfr_in import (
         Diffs,
@@ -78,6 +78,7 @@ with atheris.instrument_imports(include=["signwire", "dns"]):
     )
     from signwire.publication.journal import Journal
     from signwire.publication.responder import Limits, ServedZone, respond, zone_map
+    from signwire.runtime.control_server import ControlServer
     from signwire.zones.diff import diff
     from signwire.zones.version import ZoneVersion
 

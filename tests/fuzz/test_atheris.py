@@ -143,7 +143,8 @@ def control_exchange(data: bytes) -> tuple[list[dict[str, object]], list[str]]:
     import json
     import logging
 
-    from signwire.control.socket import MAX_LINE, ControlServer
+    from signwire.control.protocol import MAX_LINE
+    from signwire.runtime.control_server import ControlServer
 
     out = bytearray()
 

@@ -354,7 +354,7 @@ def test_json_log_lines_and_no_secret(daemon: Daemon) -> None:
     assert status.returncode == 0 and SECRET not in status.stdout
     # A zone whose on-publish command takes 30 s (the table as the control socket takes it): it is
     # served all the same, and SIGTERM does not wait for the command.
-    from signwire.control.socket import request
+    from signwire.control.protocol import request
 
     slow = {"name": "slow.test.", "file": str(daemon.folder / f"{ADDED}zone"),
             "on-publish": [sys.executable, "-c", "import time; time.sleep(30)"]}

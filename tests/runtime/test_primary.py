@@ -3,6 +3,7 @@ address checked), incremental signing of the change, and the change served."""
 
 from __future__ import annotations
 
+import functools
 import signal
 import subprocess
 import sys
@@ -116,7 +117,8 @@ def test_queries_and_transfers_leave_from_the_listen_address(tmp_path: Path) -> 
     127.0.0.1 to reach a primary on 127.0.0.1, whatever signwire listens on."""
     for port, primary, _proc, log in run_signer(
             tmp_path, TEXT.format(serial=10, extra=""), "", listen="127.0.0.9"):
-        assert wait_until(lambda: ask(port, ZONE, "SOA", "127.0.0.9").answer), log.read_text()
+        answered = functools.partial(lambda p: ask(p, ZONE, "SOA", "127.0.0.9").answer, port)
+        assert wait_until(answered), log.read_text()
         assert "AXFR" in primary.queries
         assert primary.peers and set(primary.peers) == {"127.0.0.9"}, primary.peers
 

@@ -278,7 +278,7 @@ def test_reload_changed_file_gives_ixfr_and_notify(
     (ds,) = zone["ds"]
     assert ds.startswith(f"{ZONE} IN DS ") and " 13 2 " in ds
     # The operator's DS report reaches the enforcer through the daemon (it holds the state).
-    from signwire.control.socket import request
+    from signwire.control.protocol import request
 
     control = daemon.folder / "state" / "control.sock"
     ksk_tag = int(ds.split()[3])
@@ -308,11 +308,28 @@ def test_key_reports_go_to_the_running_daemon(served: tuple[Daemon, NotifyListen
     assert "the daemon refused the report" in report.stderr and "no key with tag 1" in report.stderr
 
 
+def _bump_and_reload(daemon: Daemon, port: int) -> int:
+    """A new serial in the zone file, reloaded and served; the serial before it."""
+    before = soa_serial(port)
+    zone_file = daemon.folder / "example.com.zone"
+    text = zone_file.read_text()
+    serial = int(re.search(r"(\d+) ; serial", text).group(1))  # type: ignore[union-attr]
+    zone_file.write_text(text.replace(f"{serial} ; serial", f"{serial + 1} ; serial"))
+    assert daemon.signwire("zone", "reload", ZONE).returncode == 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and soa_serial(port) == before:
+        time.sleep(0.1)
+    assert soa_serial(port) != before
+    return before
+
+
 def test_sigkill_then_restart_serves_at_once_with_the_same_serial(
     served: tuple[Daemon, NotifyListener],
 ) -> None:
     daemon, _ = served
     port = SOA_PORT[0]
+    if not IXFR_FROM:  # the reload test ran in another worker process: make a change here
+        IXFR_FROM[:] = [_bump_and_reload(daemon, port)]
     serial = soa_serial(port)
     daemon.stop(signal.SIGKILL)
     took = daemon.start()

@@ -1,4 +1,5 @@
-"""signwire.keystore.crypto and signwire.policy.algorithms: published examples, dnspython as a second opinion, edge cases."""
+"""Key mathematics (keystore.crypto) and the algorithm table (policy.algorithms): published
+examples, dnspython as a second opinion, edge cases."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "signwire"
 
-PURE = ["zones", "signing", "policy", "keys", "parent/agents.py", "loading/refresh.py", "loading/xfr_in.py",
+PURE = ["zones", "signing", "policy", "keys", "parent/agents.py", "loading/refresh.py",
+        "loading/xfr_in.py",
         "loading/notify_in.py", "publication/responder.py", "publication/journal.py",
         "publication/notify_out.py", "pipeline", "config"]
 IO_MODULES = {"asyncio", "socket", "subprocess", "multiprocessing", "threading", "selectors"}
@@ -112,4 +113,4 @@ def test_folders_import_one_way():
         return None
 
     loops = [loop for a in sorted(arrows) if (loop := reaches(a, a))]
-    assert not loops, "folders import each other: " + "; ".join(" -> ".join(l) for l in loops)
+    assert not loops, "folders import each other: " + "; ".join(" -> ".join(loop) for loop in loops)

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace, now: int) -> int:
 
 def _tell_daemon(args: argparse.Namespace, socket_path: Path) -> int:
     """The daemon holds the state: hand it the report, which its next key step applies."""
-    from signwire.control.socket import ControlError, request
+    from signwire.control.protocol import ControlError, request
 
     message: dict[str, object] = {
         "command": "key-report",

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from signwire.control.socket import ControlError, request
+from signwire.control.protocol import ControlError, request
 from signwire.control.status import format_status
 from signwire.errors import SignwireError
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from signwire.cli.now_option import add_now_option
 from signwire.cli.status_cmd import add_control_options, ask, control_path
-from signwire.control.socket import ControlError, request
+from signwire.control.protocol import ControlError, request
 from signwire.errors import SignwireError
 
 EXIT_OK, EXIT_FAILURE = 0, 3

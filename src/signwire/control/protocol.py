@@ -1,7 +1,8 @@
 """The local control socket: one JSON object per line each way, over a Unix socket.
 
-The daemon listens (:class:`ControlServer`); ``signwire status`` and ``signwire zone ...``
-connect (:func:`request`). Who may use it is decided by file permissions: the socket is made
+The daemon listens (:class:`signwire.runtime.control_server.ControlServer`, which answers
+each line with :func:`answer_line`); ``signwire status`` and ``signwire zone ...`` connect
+(:func:`request`). Who may use it is decided by file permissions: the socket is made
 with mode 0600 (owner only) in a folder of the daemon's. Requests: ``{"command": "status"}``,
 ``{"command": "zone-list"}``, ``{"command": "zone-reload", "zone": "example.com."}``,
 ``zone-retransfer``, ``zone-notify``, ``zone-resign``, and the operator's reports for the
@@ -15,14 +16,11 @@ enforcer while the daemon holds the state: ``{"command": "key-report", "zone": .
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
 import os
 import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("signwire")
@@ -34,62 +32,26 @@ class ControlError(Exception):
     """No daemon answered on the control socket (or it answered nonsense)."""
 
 
-class ControlServer:
-    def __init__(self, path: Path, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        self.path = path
-        self.handler = handler
-        self._server: asyncio.AbstractServer | None = None
-
-    async def start(self) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with contextlib.suppress(FileNotFoundError):
-            # A socket left by a daemon that was killed: the state lock (held by now) proves
-            # that no other daemon uses it.
-            if self.path.is_socket():
-                self.path.unlink()
-        old = os.umask(0o177)  # the socket is born 0600: no window where others may connect
+def answer_line(line: bytes, handler: Callable[[dict[str, Any]], dict[str, Any]]) -> bytes:
+    """The answer line to one request line (the server side, without the socket): a request
+    that is not one JSON object is a bad request; a handler that fails is reported, and logged
+    with its traceback (a bug of ours, not of the request)."""
+    try:
         try:
-            self._server = await asyncio.start_unix_server(
-                self._client, path=str(self.path), limit=MAX_LINE)
-        finally:
-            os.umask(old)
-        os.chmod(self.path, 0o600)
-
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                try:
-                    try:
-                        request = json.loads(line)
-                    except RecursionError:
-                        # JSON nested deeper than the interpreter's recursion limit ("[[[..."):
-                        # json gives up with RecursionError; it is a bad request like others.
-                        raise ValueError("nested too deeply") from None
-                    if not isinstance(request, dict):
-                        raise ValueError("not an object")
-                    answer = self.handler(request)
-                except ValueError as e:
-                    answer = {"ok": False, "error": f"bad request: {e}"}
-                except Exception as e:
-                    log.exception("control request failed")
-                    answer = {"ok": False, "error": f"failed: {e}"}
-                writer.write(json.dumps(answer).encode() + b"\n")
-                await writer.drain()
-        except (ConnectionError, asyncio.LimitOverrunError, ValueError):
-            return
-        finally:
-            writer.close()
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+            request = json.loads(line)
+        except RecursionError:
+            # JSON nested deeper than the interpreter's recursion limit ("[[[..."): json
+            # gives up with RecursionError; it is a bad request like others.
+            raise ValueError("nested too deeply") from None
+        if not isinstance(request, dict):
+            raise ValueError("not an object")
+        answer = handler(request)
+    except ValueError as e:
+        answer = {"ok": False, "error": f"bad request: {e}"}
+    except Exception as e:
+        log.exception("control request failed")
+        answer = {"ok": False, "error": f"failed: {e}"}
+    return json.dumps(answer).encode() + b"\n"
 
 
 def request(path: str | os.PathLike[str], message: dict[str, Any],

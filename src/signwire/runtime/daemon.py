@@ -1225,8 +1225,8 @@ class Daemon:
     # --- life ----------------------------------------------------------------------------
 
     async def run(self) -> int:
-        from signwire.control.socket import ControlServer
         from signwire.control.zones import added_zones
+        from signwire.runtime.control_server import ControlServer
 
         loop = asyncio.get_running_loop()
         self._open_state()

@@ -59,6 +59,7 @@ from signwire.policy.parse import load_policy
 from signwire.publication.journal import Journal
 from signwire.publication.notify_out import Answered, GaveUp, Ignored, NotifyOut, Secondary
 from signwire.publication.responder import ServedZone, respond
+from signwire.publication.zonetext import version_text
 from signwire.runtime.clock import SystemClock
 from signwire.runtime.dns_server import DnsServer
 from signwire.runtime.hooks import run_detached
@@ -76,7 +77,7 @@ from signwire.storage import versions
 from signwire.storage.files import atomic_text, check_private_directory
 from signwire.storage.lock import StateLock
 from signwire.storage.state import StateStore
-from signwire.verify.review import review_change, verify_unsigned, verify_version, zone_text
+from signwire.verify.review import review_change, verify_unsigned, verify_version
 from signwire.zones import names, rdata
 from signwire.zones.diff import Diff, DiffError, apply, diff
 from signwire.zones.rrtypes import DS
@@ -844,7 +845,7 @@ class Daemon:
 
             def write_output() -> None:
                 with atomic_text(output) as f:
-                    f.write(zone_text(version))
+                    f.write(version_text(version))
 
             if not await self._write(zr, write_output):
                 if zr.config.on_publish:

@@ -8,7 +8,7 @@ import pytest
 
 from signwire.storage import versions
 from signwire.zones import names
-from signwire.zones.diff import diff
+from signwire.zones.diff import apply, diff
 from signwire.zones.version import ZoneVersion
 
 ORIGIN = names.from_text("example.test.", None)
@@ -64,3 +64,108 @@ def test_odd_zone_names_stay_in_the_folder(tmp_path: Path) -> None:
     path = versions.path_for(tmp_path, "../evil/x.")
     assert path.parent == tmp_path / "versions"
     assert versions.path_for(tmp_path, ".").name == "root.version"
+
+
+def bigger(serial: int, hosts: int, extra: int = 0) -> ZoneVersion:
+    return ZoneVersion.from_records(ORIGIN, [
+        *zone(serial, 0).records(),
+        *((w(f"h{i}"), A, 300, bytes((10, i // 65536 % 256, i // 256 % 256, i % 256)))
+          for i in range(hosts)),
+        *((w(f"new{i}"), A, 300, bytes((192, 0, 2, i))) for i in range(extra)),
+    ])
+
+
+def changes(count: int, hosts: int = 3000) -> list[ZoneVersion]:
+    """Versions of a zone, each one name more than the one before (related by apply, as the
+    daemon's are: they share their unchanged chunks)."""
+    out = [bigger(1, hosts)]
+    for k in range(1, count + 1):
+        target = bigger(k + 1, hosts, k)
+        out.append(apply(out[-1], diff(out[-1], target)))
+    return out
+
+
+def meta(v: ZoneVersion) -> dict[str, object]:
+    return {"serial": v.serial}
+
+
+def test_a_change_is_saved_in_proportion_to_it_and_restored(tmp_path: Path) -> None:
+    signed = changes(5)
+    unsigned = changes(5, 2000)
+    saver = versions.Saver(tmp_path, "example.test.")
+    saver.save(versions.SavedZone(signed[0], unsigned[0], meta(signed[0])), None)
+    full = saver.written
+    assert full > 50_000
+    for k in range(1, 6):
+        saved = versions.SavedZone(signed[k], unsigned[k], meta(signed[k]),
+                                   [diff(signed[j - 1], signed[j]) for j in range(1, k + 1)])
+        saver.save(saved, diff(signed[k - 1], signed[k]))
+        assert saver.written < 1000, "a one-name change writes about its own size"
+        back = versions.load(tmp_path, "example.test.", ORIGIN)
+        assert back is not None
+        assert back.signed == signed[k] and back.unsigned == unsigned[k]
+        assert back.meta == meta(signed[k]) and versions.read_meta(
+            tmp_path, "example.test.") == meta(signed[k])
+        assert [(d.from_serial, d.to_serial) for d in back.journal] == [
+            (j, j + 1) for j in range(1, k + 1)]
+    assert versions.path_for(tmp_path, "example.test.").stat().st_size == full
+
+
+def test_a_half_written_entry_is_ignored_then_written_over(tmp_path: Path) -> None:
+    signed = changes(3)
+    saver = versions.Saver(tmp_path, "example.test.")
+    saver.save(versions.SavedZone(signed[0], signed[0], meta(signed[0])), None)
+    saver.save(versions.SavedZone(signed[1], signed[1], meta(signed[1])),
+               diff(signed[0], signed[1]))
+    journal = versions.journal_path(tmp_path, "example.test.")
+    whole = journal.read_bytes()
+    saver.save(versions.SavedZone(signed[2], signed[2], meta(signed[2])),
+               diff(signed[1], signed[2]))
+    longer = journal.read_bytes()
+    # A kill in the middle of the second entry (any length of it), or a bit flipped in it:
+    # the restart serves the version before it.
+    for cut in (longer[: len(whole) + 3], longer[:-1],
+                longer[:-5] + bytes([longer[-5] ^ 1]) + longer[-4:]):
+        journal.write_bytes(cut)
+        back = versions.load(tmp_path, "example.test.", ORIGIN)
+        assert back is not None and back.signed == signed[1]
+    # Zeros a crash can leave after the end of a file are no entry either.
+    journal.write_bytes(whole + bytes(64))
+    back = versions.load(tmp_path, "example.test.", ORIGIN)
+    assert back is not None and back.signed == signed[1]
+    # The restarted saver writes the next entry over the damage; it reads back.
+    again = versions.Saver(tmp_path, "example.test.")
+    again.adopt(back)
+    again.save(versions.SavedZone(signed[2], signed[2], meta(signed[2])),
+               diff(signed[1], signed[2]))
+    assert again.written < 1000
+    back = versions.load(tmp_path, "example.test.", ORIGIN)
+    assert back is not None and back.signed == signed[2]
+
+
+def test_the_journal_is_bounded_and_a_stale_one_is_ignored(tmp_path: Path) -> None:
+    signed = changes(4)
+    saver = versions.Saver(tmp_path, "example.test.", max_entries=2)
+    saver.save(versions.SavedZone(signed[0], signed[0], meta(signed[0])), None)
+    journal = versions.journal_path(tmp_path, "example.test.")
+    for k in (1, 2):
+        saver.save(versions.SavedZone(signed[k], signed[k], meta(signed[k])),
+                   diff(signed[k - 1], signed[k]))
+    stale = journal.read_bytes()
+    # The third change after a full save: a full save again, and the journal starts afresh.
+    saver.save(versions.SavedZone(signed[3], signed[3], meta(signed[3])),
+               diff(signed[2], signed[3]))
+    assert saver.written > 50_000 and not journal.exists()
+    # A kill between the new full save's rename and the old journal's removal: that journal
+    # is another save's, and is not replayed.
+    journal.write_bytes(stale)
+    back = versions.load(tmp_path, "example.test.", ORIGIN)
+    assert back is not None and back.signed == signed[3] and back.journal == []
+    # A change that does not follow what is on disk is saved in full.
+    other = versions.Saver(tmp_path, "example.test.")
+    other.adopt(back)
+    other.save(versions.SavedZone(signed[2], signed[2], meta(signed[2])),
+               diff(signed[1], signed[2]))
+    assert other.written > 50_000
+    back = versions.load(tmp_path, "example.test.", ORIGIN)
+    assert back is not None and back.signed == signed[2]

@@ -113,7 +113,7 @@ def forget_keys(state: StateStore, name: str) -> list[str]:
         done.append(f"{name}: key {key.key_tag} (algorithm {key.algorithm}) retired "
                     f"from {store.where}")
     saved = versions.path_for(state.directory, name)
-    for path in (saved, saved.with_suffix(".refresh")):
+    for path in (saved, saved.with_suffix(".refresh"), saved.with_suffix(".journal")):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
     return done

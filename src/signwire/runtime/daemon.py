@@ -156,6 +156,7 @@ class ZoneRuntime:
     notify_answer: bool | None = None
     secondaries: dict[str, dict[str, Any]] = field(default_factory=dict)
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    saver: versions.Saver | None = None  # the zone's saved version: full or journal entry
     notify_on_serve: bool = False
     ds_check_at: int | None = None  # the next question to the parental agents
     added: bool = False  # added at run time (signwire zone add), not from the file
@@ -262,6 +263,8 @@ class Daemon:
         except versions.VersionFileError as e:
             log.error("%s: %s", zr.config.name, e)
             saved = None
+        zr.saver = versions.Saver(state_dir, zr.config.name)
+        zr.saver.adopt(saved)  # the next change is appended to what is on disk
         rs = zr.state.refresh
         if rs is not None and (saved is None or rs.serial != saved.unsigned.serial):
             # No copy of what the refresh state says we hold (killed before it was saved):
@@ -811,12 +814,11 @@ class Daemon:
         saved = versions.SavedZone(
             signed.version, signed.unsigned, meta, _journal_after(zr.journal, candidate.diff)
         )
-        state_dir = self.config.server.state
-        self._spawn(
-            self._serve_when_saved(
-                zr, signed, candidate.diff, lambda: versions.save(state_dir, zr.config.name, saved)
-            )
-        )
+        if zr.saver is None:
+            zr.saver = versions.Saver(self.config.server.state, zr.config.name)
+        saver, change = zr.saver, candidate.diff
+        # In proportion to the change (a journal entry) when it follows what is on disk.
+        self._spawn(self._serve_when_saved(zr, signed, change, lambda: saver.save(saved, change)))
 
     async def _serve_when_saved(
         self, zr: ZoneRuntime, signed: Signed, change: Diff | None, save: Callable[[], object]

@@ -5,6 +5,10 @@
 No socket and no clock: the shell reads a message, calls :func:`respond` and writes back
 every message of the returned list (one for an ordinary query, several for AXFR/IXFR over TCP,
 none when the input deserves no answer: shorter than a header, or itself a response).
+:func:`respond_stream` gives the same messages one at a time, each made when asked for: a
+server writes the first message of a big zone's AXFR while the rest are still to be made, and
+stops making them when the client goes away (a 1M-name zone is thousands of messages and
+hundreds of MB: a secondary gives up when the first one takes longer than its timeout).
 
 What it answers:
 
@@ -118,6 +122,16 @@ class _Request:
     mac: bytes = b""
 
 
+class TransferAborted(Exception):
+    """A transfer cannot go on after some of its messages were given out: a record larger
+    than a whole message. ``answer`` is what :func:`respond` answers instead (SERVFAIL); a
+    server streaming the transfer can only drop the connection."""
+
+    def __init__(self, answer: bytes) -> None:
+        super().__init__("a record does not fit in a message")
+        self.answer = answer
+
+
 def respond(
     query: bytes,
     peer: str,
@@ -129,6 +143,45 @@ def respond(
     limits: Limits = Limits(),
 ) -> list[bytes]:
     """The messages that answer ``query`` from ``peer`` (an IP address as text)."""
+    answers = _respond(query, peer, zones, keys, now, tcp, limits)
+    if isinstance(answers, list):
+        return answers
+    try:
+        return list(answers)
+    except TransferAborted as e:
+        return [e.answer]
+
+
+def respond_stream(
+    query: bytes,
+    peer: str,
+    zones: Mapping[bytes, ServedZone],
+    keys: Mapping[str, dns.tsig.Key],
+    now: int,
+    *,
+    tcp: bool,
+    limits: Limits = Limits(),
+) -> Iterator[bytes]:
+    """:func:`respond`'s messages, each made (and TSIG-signed, in the same chain) only when
+    the previous one has been taken; nothing is read or checked before the first is asked
+    for. The same messages as :func:`respond` gives, except when a transfer meets a record
+    too large for any message after its first message went: then :class:`TransferAborted`
+    is raised where :func:`respond` answers SERVFAIL alone. Closing the generator stops
+    the work."""
+    yield from _respond(query, peer, zones, keys, now, tcp, limits)
+
+
+def _respond(
+    query: bytes,
+    peer: str,
+    zones: Mapping[bytes, ServedZone],
+    keys: Mapping[str, dns.tsig.Key],
+    now: int,
+    tcp: bool,
+    limits: Limits,
+) -> list[bytes] | Iterator[bytes]:
+    """The answer: a list when it is made at once, a generator for transfers (every AXFR
+    and IXFR that gets past the checks)."""
     if len(query) < 12:
         return []
     msg_id, flags = struct.unpack_from("!HH", query)
@@ -447,26 +500,29 @@ class _Out:
                     break  # additional data is optional: what fits goes
         return self._sign(b.finish(ans.rcode, self._opt(expire=expire)))[0]
 
-    def stream(self, rrs: Iterator[RR], zone: ServedZone) -> list[bytes]:
-        """Messages of a transfer, each filled to the limit, signed in one TSIG chain."""
+    def stream(self, rrs: Iterator[RR], zone: ServedZone) -> Iterator[bytes]:
+        """Messages of a transfer, each filled to the limit, signed in one TSIG chain (each
+        MAC runs on from the previous one, RFC 8945 §5.3.1), each made when asked for.
+
+        One record larger than a whole message: no transfer can carry it. SERVFAIL alone
+        when no message went yet, else :class:`TransferAborted` (carrying that SERVFAIL)."""
         expire = _soa_field(zone.version.soa[3], 3) if self.req.expire_asked else None
         flags = self.flags | _AA
-        out: list[bytes] = []
         ctx: Any = None
         b = _Builder(self.req.msg_id, flags, self.question, self.limit)
         for rr in rrs:
             if b.add(_AN, rr):
                 continue
             if b.counts[_AN] == 0:
-                # One record larger than a whole message: no transfer can carry it.
-                return [self.simple(SERVFAIL)]
+                # Only the first message can be empty here: nothing went yet.
+                yield self.simple(SERVFAIL)
+                return
             wire, ctx = self._sign(b.finish(NOERROR, self._opt(expire=expire)), ctx, True)
-            out.append(wire)
+            yield wire
             b = _Builder(self.req.msg_id, flags, None, self.limit)
             if not b.add(_AN, rr):
-                return [self.simple(SERVFAIL)]
-        out.append(self._sign(b.finish(NOERROR, self._opt(expire=expire)), ctx, True)[0])
-        return out
+                raise TransferAborted(self.simple(SERVFAIL))
+        yield self._sign(b.finish(NOERROR, self._opt(expire=expire)), ctx, True)[0]
 
 
 def sign(
@@ -518,7 +574,7 @@ def _axfr_stream(version: ZoneVersion) -> Iterator[RR]:
     yield soa
 
 
-def _ixfr(out: _Out, zone: ServedZone, req: _Request) -> list[bytes]:
+def _ixfr(out: _Out, zone: ServedZone, req: _Request) -> list[bytes] | Iterator[bytes]:
     client = None
     for rrset in req.message.authority if req.message is not None else []:
         if rrset.rdtype == SOA and len(rrset):
@@ -536,10 +592,15 @@ def _ixfr(out: _Out, zone: ServedZone, req: _Request) -> list[bytes]:
         return out.stream(stream, zone)
     # Over UDP (RFC 1995 §2): the whole answer in one message, or the SOA alone, which tells
     # the client to come back over TCP.
-    messages = out.stream(stream, zone) if chain is not None else []
+    messages: list[bytes] = []
+    if chain is not None:
+        try:
+            messages = list(out.stream(stream, zone))
+        except TransferAborted as e:
+            messages = [e.answer]
     if len(messages) == 1:
         return messages
-    return out.stream(iter([version.soa]), zone)
+    return list(out.stream(iter([version.soa]), zone))
 
 
 def _ixfr_stream(soa: RR, chain: list[Diff]) -> Iterator[RR]:

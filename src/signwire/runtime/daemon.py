@@ -32,7 +32,7 @@ import os
 import secrets
 import signal
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ from signwire.policy.model import Policy
 from signwire.policy.parse import load_policy
 from signwire.publication.journal import Journal
 from signwire.publication.notify_out import Answered, GaveUp, Ignored, NotifyOut, Secondary
-from signwire.publication.responder import ServedZone, respond
+from signwire.publication.responder import ServedZone, respond, respond_stream
 from signwire.publication.zonetext import version_text
 from signwire.runtime.clock import SystemClock
 from signwire.runtime.dns_server import DnsServer
@@ -1011,19 +1011,36 @@ class Daemon:
         now = self.clock()
         answers = respond(wire, peer, self.served, self.keyring, now, tcp=tcp)
         if tcp and answers:
-            self._note_transfer(wire, peer, answers, now)
+            self._note_transfer(wire, peer, answers[0], len(answers),
+                                sum(len(a) for a in answers), now)
         return answers
 
-    def _note_transfer(self, wire: bytes, peer: str, answers: list[bytes], now: int) -> None:
+    def stream_transfer(self, wire: bytes, peer: str, tcp: bool) -> Iterator[bytes]:
+        """:meth:`handle_message` for AXFR/IXFR over TCP: the messages made one at a time as
+        the server takes them; the transfer is noted once the last one is made (not when the
+        client went away before)."""
+        now = self.clock()
+        first, count, octets = b"", 0, 0
+        for answer in respond_stream(wire, peer, self.served, self.keyring, now, tcp=tcp):
+            first = first or answer
+            count += 1
+            octets += len(answer)
+            yield answer
+        if tcp and count:
+            self._note_transfer(wire, peer, first, count, octets, now)
+
+    def _note_transfer(self, wire: bytes, peer: str, first: bytes, messages: int, octets: int,
+                       now: int) -> None:
         """Remember each secondary's last transfer for the status (TCP only: transfers are
-        rare there, so reading the question again costs nothing that matters)."""
+        rare there, so reading the question again costs nothing that matters). ``first`` is
+        the answer's first message; ``messages`` and ``octets`` count them all."""
         try:
             end = rdata.name_end(wire, 12)
             qname, qtype = wire[12:end], int.from_bytes(wire[end : end + 2], "big")
             zone_name = names.to_text(names.lower(qname))
         except (IndexError, ValueError):
             return
-        if qtype not in (251, 252) or len(answers[0]) < 4 or answers[0][3] & 0x0F:
+        if qtype not in (251, 252) or len(first) < 4 or first[3] & 0x0F:
             return  # not a transfer, or refused (REFUSED, NOTAUTH)
         zr = self.zones.get(zone_name)
         if zr is None or zr.served is None:
@@ -1035,8 +1052,8 @@ class Daemon:
             last_transfer=kind,
             at=now,
             serial=zr.served.serial,
-            messages=len(answers),
-            octets=sum(len(a) for a in answers),
+            messages=messages,
+            octets=octets,
         )
         log.info(
             "%s: %s of serial %d to %s: %d messages, %d octets",
@@ -1044,8 +1061,8 @@ class Daemon:
             kind,
             zr.served.serial,
             peer,
-            len(answers),
-            info["octets"],
+            messages,
+            octets,
         )
 
     # --- control -----------------------------------------------------------------------
@@ -1250,7 +1267,8 @@ class Daemon:
                 zr.added = True
                 self.zones[zc.name] = zr
                 restored[zc.name] = self._restore(zr)
-            self.server = DnsServer(self.config.server.listen, self.handle_message)
+            self.server = DnsServer(self.config.server.listen, self.handle_message,
+                                    self.stream_transfer)
             await self.server.start()
             await self._start_metrics()
             self.notifier = NotifySender(

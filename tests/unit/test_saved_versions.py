@@ -144,26 +144,34 @@ def test_a_half_written_entry_is_ignored_then_written_over(tmp_path: Path) -> No
 
 
 def test_the_journal_is_bounded_and_a_stale_one_is_ignored(tmp_path: Path) -> None:
-    signed = changes(4)
+    signed = changes(11)
     saver = versions.Saver(tmp_path, "example.test.", max_entries=2)
     saver.save(versions.SavedZone(signed[0], signed[0], meta(signed[0])), None)
     journal = versions.journal_path(tmp_path, "example.test.")
     for k in (1, 2):
+        assert not saver.compaction_due
         saver.save(versions.SavedZone(signed[k], signed[k], meta(signed[k])),
                    diff(signed[k - 1], signed[k]))
+    assert saver.compaction_due and saver.written < 1000
     stale = journal.read_bytes()
-    # The third change after a full save: a full save again, and the journal starts afresh.
-    saver.save(versions.SavedZone(signed[3], signed[3], meta(signed[3])),
-               diff(signed[2], signed[3]))
-    assert saver.written > 50_000 and not journal.exists()
+    # Compaction (after the change is served): only of the version the files hold.
+    assert not saver.compact(versions.SavedZone(signed[1], signed[1], meta(signed[1])))
+    assert saver.compact(versions.SavedZone(signed[2], signed[2], meta(signed[2])))
+    assert saver.written > 50_000 and not journal.exists() and not saver.compaction_due
     # A kill between the new full save's rename and the old journal's removal: that journal
     # is another save's, and is not replayed.
     journal.write_bytes(stale)
     back = versions.load(tmp_path, "example.test.", ORIGIN)
-    assert back is not None and back.signed == signed[3] and back.journal == []
+    assert back is not None and back.signed == signed[2] and back.journal == []
+    # Compaction never run: at four times the bound the save itself is a full one.
+    saver.adopt(back)
+    for k in range(3, 12):
+        saver.save(versions.SavedZone(signed[k], signed[k], meta(signed[k])),
+                   diff(signed[k - 1], signed[k]))
+        assert (saver.written > 50_000) == (k == 11), k  # the ninth entry: 4 x 2 before it
     # A change that does not follow what is on disk is saved in full.
     other = versions.Saver(tmp_path, "example.test.")
-    other.adopt(back)
+    other.adopt(versions.load(tmp_path, "example.test.", ORIGIN))
     other.save(versions.SavedZone(signed[2], signed[2], meta(signed[2])),
                diff(signed[1], signed[2]))
     assert other.written > 50_000

@@ -818,10 +818,12 @@ class Daemon:
             zr.saver = versions.Saver(self.config.server.state, zr.config.name)
         saver, change = zr.saver, candidate.diff
         # In proportion to the change (a journal entry) when it follows what is on disk.
-        self._spawn(self._serve_when_saved(zr, signed, change, lambda: saver.save(saved, change)))
+        self._spawn(self._serve_when_saved(zr, signed, change, lambda: saver.save(saved, change),
+                                           lambda: saver.compact(saved)))
 
     async def _serve_when_saved(
-        self, zr: ZoneRuntime, signed: Signed, change: Diff | None, save: Callable[[], object]
+        self, zr: ZoneRuntime, signed: Signed, change: Diff | None, save: Callable[[], object],
+        compact: Callable[[], object] | None = None,
     ) -> None:
         if zr.removed:
             return
@@ -842,6 +844,11 @@ class Daemon:
             # A newer version still on its way to the disk is announced when it is served.
             zr.notify_on_serve = zr.signed is not None and zr.signed.version is not version
             self._notify_actions(zr, zr.notify_out.new_serial(version.soa, self.clock()))
+        if compact is not None and zr.saver is not None and zr.saver.compaction_due:
+            # Served and announced: the full save that bounds the journal holds up no
+            # change (the next one's save waits for it, in order; it is skipped when a newer
+            # version got to the disk first).
+            self._spawn(self._write(zr, compact))
         output = zr.config.output
         if output is not None:
 

@@ -19,8 +19,10 @@ names), and nothing is served before it is saved. So a change is saved as an *en
 to ``<zone>.journal`` (and fsynced) beside the last full save: the header of the change, its
 signed diff and its unsigned diff, in proportion to the change. A :class:`Saver` decides
 which: an entry when the change follows what is on disk, a full save (which starts a new,
-empty journal) otherwise, and after ``max_entries`` entries or when the journal grows past a
-fraction of the full save. Loading reads the full save and replays the journal's entries.
+empty journal) otherwise. After ``max_entries`` entries, or when the journal grows past a
+fraction of the full save, a compaction (a full save) is due: the daemon runs it after the
+change is served and announced, not before. Loading reads the full save and replays the
+journal's entries.
 
 The journal belongs to one full save: both carry the same random 16-octet token (a journal
 left over from an older full save, by a kill between the rename and the removal, is
@@ -237,8 +239,10 @@ class Saver:
     that follows what is on disk is appended to the journal, anything else is a full save.
 
     ``max_entries`` and ``max_fraction`` (of the full save's size) bound the journal: past
-    either, the next save is a full one, so a restart replays little and the files stay
-    near the zone's size. A save that fails leaves the disk unknown: the next one is full."""
+    either, :attr:`compaction_due` says so, and :meth:`compact` writes a full save (the
+    daemon calls it once the change is served); at four times the bounds the next save is a
+    full one whatever happens. So a restart replays little and the files stay near the
+    zone's size. A save that fails leaves the disk unknown: the next one is full."""
 
     def __init__(self, state: str | os.PathLike[str], zone: str, *, max_entries: int = 256,
                  max_fraction: float = 0.25) -> None:
@@ -252,6 +256,25 @@ class Saver:
     def adopt(self, loaded: SavedZone | None) -> None:
         """Go on from what :func:`load` found."""
         self.on_disk = None if loaded is None else loaded.on_disk
+
+    @property
+    def compaction_due(self) -> bool:
+        disk = self.on_disk
+        return disk is not None and (
+            disk.entries >= self.max_entries
+            or disk.journal_size > disk.full_size * self.max_fraction
+        )
+
+    def compact(self, saved: SavedZone) -> bool:
+        """A full save of ``saved`` when it is what the files hold and a compaction is due
+        (False: nothing to do; a later version came, or the disk is not known)."""
+        disk = self.on_disk
+        if disk is None or disk.signed is not saved.signed or not self.compaction_due:
+            return False
+        self.on_disk = None
+        _, self.on_disk = _save_full(self.state, self.zone, saved)
+        self.written = self.on_disk.full_size
+        return True
 
     def save(self, saved: SavedZone, signed_diff: Diff | None) -> Path:
         """Save ``saved``; ``signed_diff`` leads to its signed version from the one saved
@@ -284,7 +307,7 @@ class Saver:
     def _entry(self, disk: OnDisk, saved: SavedZone, signed_diff: Diff | None) -> bytes | None:
         if (
             signed_diff is None
-            or disk.entries >= self.max_entries
+            or disk.entries >= 4 * self.max_entries
             or signed_diff.from_serial != disk.signed.serial
             or signed_diff.new_soa[2:] != saved.signed.soa[2:]
             or disk.signed.soa[2:] != signed_diff.old_soa[2:]
@@ -298,7 +321,7 @@ class Saver:
             except DiffError:
                 return None
         entry = _entry(saved.meta, signed_diff, unsigned_diff)
-        if disk.journal_size + len(entry) > disk.full_size * self.max_fraction:
+        if disk.journal_size + len(entry) > disk.full_size * self.max_fraction * 4:
             return None
         return entry
 

@@ -8,7 +8,6 @@ say what failed, and leave the previous output, the state and the key store as t
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,32 +16,8 @@ from signwire.pipeline import offline
 from signwire.storage import files
 from signwire.storage.state import StateStore
 from signwire.verify import Problem, Severity, VerifyReport
-
-NOW = 1_790_000_000
-ORIGIN = "example.test."
-ZONE = textwrap.dedent(
-    """\
-    $ORIGIN example.test.
-    $TTL 3600
-    @    SOA ns1 hostmaster 1 3600 900 604800 1800
-    @    NS  ns1
-    ns1  A   192.0.2.1
-    www  A   192.0.2.2
-    """
-)
-POLICY = textwrap.dedent(
-    """\
-    [policy.quick]
-    algorithm = "ED25519"
-    denial = "nsec"
-    dnskey-ttl = "1h"
-    max-zone-ttl = "1h"
-    parent-ds-ttl = "1h"
-    zsk-lifetime = "30d"
-    ksk-lifetime = "unlimited"
-    serial = "increment"
-    """
-)
+from unit.test_state_safety import NOW, ORIGIN, POLICY, ZONE
+from unit.test_state_safety import sign_args as policy_args
 
 
 @pytest.fixture
@@ -50,14 +25,6 @@ def d(tmp_path: Path) -> Path:
     (tmp_path / "z.zone").write_text(ZONE)
     (tmp_path / "p.toml").write_text(POLICY)
     return tmp_path
-
-
-def policy_args(d: Path, now: int, *extra: object) -> list[object]:
-    return [
-        "sign", d / "z.zone", "--origin", ORIGIN, "--policy", "quick",
-        "--policy-file", d / "p.toml", "--state", d / "state", "-o", d / "z.signed",
-        "--now", str(now), *extra,
-    ]  # fmt: skip
 
 
 def keys_args(d: Path, now: int, *extra: object) -> list[object]:

@@ -114,11 +114,7 @@ class RrsetSigner:
     def __init__(self, ctx: RenderContext, sign_fns: SignFns | None) -> None:
         """``sign_fns`` None: only :meth:`prepare` is used (the signatures are made elsewhere)."""
         self.ctx = ctx
-        fns = sign_fns or {}
-        self.zone_keys = [(k.algorithm, k.key_tag, fns[k.signer]) for k in ctx.zone_keys
-                          if sign_fns is not None]
-        self.key_keys = [(k.algorithm, k.key_tag, fns[k.signer]) for k in ctx.key_keys
-                         if sign_fns is not None]
+        self.fns = sign_fns or {}
         self.zone_specs = [(k.algorithm, k.key_tag, k.signer) for k in ctx.zone_keys]
         self.key_specs = [(k.algorithm, k.key_tag, k.signer) for k in ctx.key_keys]
         self.signer_lower = lower(ctx.origin)
@@ -130,27 +126,11 @@ class RrsetSigner:
         self, owner: bytes, kind: NameKind, rdtype: int, ttl: int, rdatas: Sequence[bytes]
     ) -> list[bytes]:
         """RRSIG RDATA (one per signing key) for the RRset, or none where it is not signed."""
-        if not self.signs(kind, rdtype):
-            return []
-        keys: list[tuple[int, int, Callable[[bytes], bytes]]]
-        if uses_key_keys(kind, rdtype):
-            keys, timing = self.key_keys, self.ctx.key_timing
-        else:
-            keys, timing = self.zone_keys, self.ctx.timing
-        owner_lower = lower(owner)
-        labels = rrsig_labels(owner)
-        data = rrsig.rrset_data(owner_lower, rdtype, ttl, list(rdatas))
-        expiration = timing.expiration_for(owner_lower, rdtype)
-        # The text path takes the inception of the ordinary timing for every key; so here.
-        inception = self.ctx.timing.inception
-        out = []
-        for algorithm, key_tag, sign_fn in keys:
-            fields = rrsig.sig_fields(
-                rdtype, algorithm, labels, ttl, expiration, inception, key_tag, self.signer_lower
-            )
-            out.append(fields + sign_fn(fields + data))
-        self.made += len(out)
-        return out
+        fns = self.fns
+        return [
+            fields + fns[spec](data)
+            for fields, spec, data in self.prepare(owner, kind, rdtype, ttl, rdatas)
+        ]
 
     def prepare(
         self, owner: bytes, kind: NameKind, rdtype: int, ttl: int, rdatas: Sequence[bytes]
@@ -167,6 +147,7 @@ class RrsetSigner:
         labels = rrsig_labels(owner)
         data = rrsig.rrset_data(owner_lower, rdtype, ttl, list(rdatas))
         expiration = timing.expiration_for(owner_lower, rdtype)
+        # The text path takes the inception of the ordinary timing for every key; so here.
         inception = self.ctx.timing.inception
         out = []
         for algorithm, key_tag, spec in keys:

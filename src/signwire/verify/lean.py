@@ -21,7 +21,7 @@ import hashlib
 import re
 import struct
 from binascii import a2b_base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -738,11 +738,15 @@ def _match_nsec3(
     hashed: set[bytes],
     *,
     optional: bool,
+    known: Mapping[str, bytes] | None = None,
 ) -> int:
-    """Check the NSEC3 of each name: how many NSEC3 records they account for."""
+    """Check the NSEC3 of each name: how many NSEC3 records they account for. ``known``:
+    hashes already computed (by the workers of the one-pass path)."""
     used = 0
     for name in names:
-        h = nsec3_hash(name, b"", 0)
+        h = known.get(name) if known is not None else None
+        if h is None:
+            h = nsec3_hash(name, b"", 0)
         if h in hashed:
             raise Doubt(f"{name}: NSEC3 hash collision")
         hashed.add(h)

@@ -529,50 +529,13 @@ def _check_nsec3(
     names = [*shape.authoritative, *shape.ents]
     seen: set[bytes] = set()
     required = [n for n in names if n not in optional]
-    used = _match(shape, entries, ents, required, hashes, seen, optional=False)
+    used = _lean._match_nsec3(shape, entries, ents, required, seen, optional=False,
+                              known=hashes)
     if used < len(entries):
         extra = [n for n in names if n in optional]
-        used += _match(shape, entries, ents, extra, hashes, seen, optional=True)
+        used += _lean._match_nsec3(shape, entries, ents, extra, seen, optional=True,
+                                   known=hashes)
     if used != len(entries):
         raise Doubt("NSEC3 records for names that need none")
 
 
-def _match(
-    shape: _lean.Shape,
-    entries: dict[bytes, tuple[int, frozenset[int]]],
-    ents: set[str],
-    names: list[str],
-    hashes: dict[str, bytes],
-    seen: set[bytes],
-    *,
-    optional: bool,
-) -> int:
-    """Check the NSEC3 of each name: how many NSEC3 records they account for."""
-    used = 0
-    for name in names:
-        h = hashes.get(name)
-        if h is None:
-            h = _lean.nsec3_hash(name, b"", 0)
-        if h in seen:
-            raise Doubt(f"{name}: NSEC3 hash collision")
-        seen.add(h)
-        entry = entries.get(h)
-        if entry is None:
-            if optional:
-                continue
-            raise Doubt(f"{name}: no NSEC3")
-        used += 1
-        if name in ents:
-            expected: frozenset[int] = frozenset()
-        elif name in shape.delegations:
-            expected = _SECURE_CUT if DS in shape.types[name] else _INSECURE_CUT
-        else:
-            data = shape.types[name] - _NOT_DATA
-            expected = data | {RRSIG} if data else data
-        if entry[1] != expected:
-            raise Doubt(f"{name}: NSEC3 type bitmap")
-    return used
-
-
-_SECURE_CUT = frozenset({NS, DS, RRSIG})
-_INSECURE_CUT = frozenset({NS})

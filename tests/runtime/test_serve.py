@@ -326,12 +326,13 @@ def _bump_and_reload(daemon: Daemon, port: int) -> int:
 def test_sigkill_then_restart_serves_at_once_with_the_same_serial(
     served: tuple[Daemon, NotifyListener],
 ) -> None:
-    daemon, _ = served
+    daemon, listener = served
     port = SOA_PORT[0]
     if not IXFR_FROM:  # the reload test ran in another worker process: make a change here
         IXFR_FROM[:] = [_bump_and_reload(daemon, port)]
     serial = soa_serial(port)
     daemon.stop(signal.SIGKILL)
+    notified = len(listener.received)
     took = daemon.start()
     assert soa_serial(port) == serial
     assert took < 10, f"{took:.1f} s before the restarted daemon answered"
@@ -339,6 +340,12 @@ def test_sigkill_then_restart_serves_at_once_with_the_same_serial(
     assert f"restored signed serial {serial}" in log
     # The journal came back too: a secondary still gets the change as a diff.
     assert ixfr_serials(port, IXFR_FROM[0])[:2] == [serial, IXFR_FROM[0]]
+    # The secondaries hear of the restored serial again: a SIGKILL between their NOTIFY answer
+    # and their transfer would otherwise leave them waiting for their SOA retry timer.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (ZONE, serial) not in listener.received[notified:]:
+        time.sleep(0.05)
+    assert (ZONE, serial) in listener.received[notified:], listener.received
     # No new signing after the restart: the restored version is what was published last.
     tail = log[log.rindex("restored signed serial"):]
     assert "(full," not in tail

@@ -1297,6 +1297,13 @@ class Daemon:
             )
             for name, zr in self.zones.items():
                 self.dispatch(zr, pz.Start(restored=restored[name]))
+                if restored[name] and zr.notify_out is not None and zr.served is not None:
+                    # A stop may have cut the secondaries' transfer short after they had
+                    # answered our NOTIFY: they would wait for their SOA retry timer. Tell them
+                    # again, as BIND and Knot do when they load a zone.
+                    self._notify_actions(
+                        zr, zr.notify_out.new_serial(zr.served.soa, self.clock())
+                    )
             timer = asyncio.ensure_future(self._timer_loop())
             await self._stop.wait()
             log.info("stopping")
